@@ -1,0 +1,45 @@
+# Smart Leeds Rewards — `make up` starts everything, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := shared services/points services/transit-ingest services/redemption services/notifications
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: up down test unit integration e2e lint bench clean venv
+
+$(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/rewards stack up
+
+down:
+	@if [ -x $(BIN)/rewards ]; then $(BIN)/rewards stack down; fi
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests --ignore=tests/benchmarks $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared services tests
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest tests/benchmarks -s $(PYTEST_ARGS)
+
+clean: down
+	rm -rf .local $(VENV)

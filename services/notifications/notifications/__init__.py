@@ -1,0 +1,1 @@
+"""The notifications service: contacts, preferences, the inbox and delivery channels."""

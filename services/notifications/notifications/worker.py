@@ -1,0 +1,10 @@
+from rewards_shared import topics, worker
+
+from .handlers import HANDLERS
+
+SPEC = worker.WorkerSpec(service="notifications",
+                         topics=[topics.LEDGER_EVENTS, topics.REDEMPTION_EVENTS, topics.MEMBERS],
+                         handlers=HANDLERS)
+
+if __name__ == "__main__":
+    worker.run(SPEC)

@@ -1,0 +1,1 @@
+"""The points service: members, the double-entry ledger and the earning rules."""

@@ -1,0 +1,115 @@
+"""Members, balances and history."""
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from rewards_shared import outbox
+from rewards_shared.events import Event
+from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.web import require
+
+from .. import ledger
+
+blp = Blueprint("members", __name__, url_prefix="/v1/members", description="Members and their points")
+
+MEMBER_ID = validate.Regexp(r"^[A-Za-z0-9_.:@-]{1,64}$", error="Use 1–64 letters, digits or _ . : @ -.")
+
+
+class NewMember(Schema):
+    member_id = fields.String(required=True, validate=MEMBER_ID)
+
+
+class MemberOut(Schema):
+    member_id = fields.String()
+    registered_at = fields.DateTime()
+    tier = fields.String()
+
+
+class Expiring(Schema):
+    points = fields.Integer()
+    expires_at = fields.DateTime()
+
+
+class BalanceOut(Schema):
+    member_id = fields.String()
+    available = fields.Integer()
+    pending = fields.Integer()
+    held = fields.Integer()
+    lifetime_earned = fields.Integer()
+    expiring = fields.List(fields.Nested(Expiring))
+
+
+class TransactionOut(Schema):
+    transfer_id = fields.String()
+    points = fields.Integer(metadata={"description": "Into (+) or out of (−) the available balance"})
+    code = fields.String()
+    source_type = fields.String(allow_none=True)
+    source_id = fields.String(allow_none=True)
+    rule_id = fields.String(allow_none=True)
+    rule_version = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class TransactionPage(Schema):
+    items = fields.List(fields.Nested(TransactionOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+def _db():
+    return current_app.extensions["database"]
+
+
+@blp.route("")
+class Members(MethodView):
+    @require("app")
+    @blp.arguments(NewMember)
+    @blp.response(201, MemberOut)
+    def post(self, body):
+        """Register a member (idempotent: 200 when already registered)."""
+        with _db().transaction() as session:
+            created = ledger.ensure_member(session, body["member_id"])
+            member = session.get(ledger.Member, body["member_id"])
+            if created:
+                outbox.add(session, Event.create("member.registered", "points", member.member_id, {
+                    "member_id": member.member_id, "registered_at": member.registered_at.isoformat()}))
+        return (member, 201) if created else (member, 200)
+
+
+@blp.route("/<member_id>/balance")
+class MemberBalance(MethodView):
+    @require("app")
+    @blp.response(200, BalanceOut)
+    def get(self, member_id):
+        """The member's available, pending and held points."""
+        with _db().transaction() as session:
+            current = ledger.balance(session, member_id)
+        if current is None:
+            abort(404, message=f"No member {member_id}.")
+        return {**current.__dict__, "expiring": []}
+
+
+@blp.route("/<member_id>/transactions")
+class MemberTransactions(MethodView):
+    @require("app")
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, TransactionPage)
+    def get(self, args, member_id):
+        """Ledger history, newest first."""
+        cursor = decode_cursor(args["cursor"], 1)
+        with _db().transaction() as session:
+            if session.get(ledger.Member, member_id) is None:
+                abort(404, message=f"No member {member_id}.")
+            rows = ledger.history(session, member_id, limit=args["limit"] + 1,
+                                  before_seq=int(cursor[0]) if cursor else None)
+        page, more = rows[:args["limit"]], len(rows) > args["limit"]
+        return {
+            "items": [{"transfer_id": str(t.id), "points": ledger.signed_amount(t, member_id), "code": t.code,
+                       "source_type": t.source_type, "source_id": t.source_id, "rule_id": t.rule_id,
+                       "rule_version": t.rule_version, "reason": t.reason, "created_at": t.created_at}
+                      for t in page],
+            "next_cursor": encode_cursor(page[-1].seq) if more else None,
+        }

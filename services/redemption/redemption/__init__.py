@@ -1,0 +1,1 @@
+"""The redemption service: partners, the rewards catalogue, redemptions and vouchers."""

@@ -1,0 +1,2 @@
+"""Ledger events the redemption saga will react to (points.held, points.hold_rejected)."""
+HANDLERS: dict = {}

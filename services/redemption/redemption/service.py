@@ -1,0 +1,6 @@
+from pathlib import Path
+
+from rewards_shared.service import ServiceInfo
+
+SERVICE = ServiceInfo(name="redemption", package="redemption", default_port=8003,
+                      migrations=Path(__file__).parent / "migrations")

@@ -1,0 +1,1 @@
+"""The transit-ingest service: operators' taps in, journeys out."""

@@ -1,0 +1,51 @@
+"""Card links: the app tells us which member a card belongs to."""
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from rewards_shared.web import require
+
+from .. import links
+
+blp = Blueprint("card_links", __name__, url_prefix="/v1/card-links", description="Linking cards to members")
+
+ID = validate.Regexp(r"^[A-Za-z0-9_.:@-]{1,64}$", error="Use 1–64 letters, digits or _ . : @ -.")
+
+
+class NewLink(Schema):
+    member_id = fields.String(required=True, validate=ID)
+    operator_id = fields.String(required=True, validate=ID)
+    card_ref = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                             metadata={"description": "Littlepay funding_source_id, TIDES token_id…"})
+
+
+class LinkOut(Schema):
+    member_id = fields.String()
+    operator_id = fields.String()
+    card_hint = fields.String(metadata={"description": "Last characters of the card reference"})
+    linked_at = fields.DateTime()
+
+
+@blp.route("")
+class CardLinks(MethodView):
+    @require("app")
+    @blp.arguments(NewLink)
+    @blp.response(201, LinkOut)
+    def post(self, body):
+        """Link a card to a member (200 when it already is); earlier taps within 14 days count."""
+        with current_app.extensions["database"].transaction() as session:
+            link, created = links.link(session, current_app.extensions["card_hasher"], **body)
+        return link, 201 if created else 200
+
+
+@blp.route("/<operator_id>/<card_ref>")
+class CardLink(MethodView):
+    @require("app")
+    @blp.response(204)
+    def delete(self, operator_id, card_ref):
+        """Unlink a card; its later taps earn nothing."""
+        with current_app.extensions["database"].transaction() as session:
+            links.unlink(session, current_app.extensions["card_hasher"], operator_id=operator_id, card_ref=card_ref)

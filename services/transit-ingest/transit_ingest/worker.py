@@ -1,0 +1,6 @@
+from rewards_shared import worker
+
+SPEC = worker.WorkerSpec(service="transit-ingest", topics=[], handlers={})
+
+if __name__ == "__main__":
+    worker.run(SPEC)

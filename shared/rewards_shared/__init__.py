@@ -1,0 +1,1 @@
+"""What the four Smart Leeds Rewards services share: the event contract and its plumbing."""

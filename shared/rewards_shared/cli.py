@@ -1,0 +1,274 @@
+"""`rewards`: the one command-line tool. Services add their own groups through the
+`rewards.cli` entry point group (the ledger's `verify`, transit's `feeds load`)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import click
+
+from .config import REPO_ROOT
+
+
+def load_env_file() -> None:
+    """Settings of the running local stack, unless the environment already says otherwise."""
+    path = Path(os.environ.get("REWARDS_ENV_FILE", REPO_ROOT / ".local" / "stack.env"))
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not line.startswith("#"):
+            os.environ.setdefault(key.strip(), value.strip())
+
+
+def env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise click.ClickException(f"{name} is not set (run `make up`, or set it in the environment)")
+    return value
+
+
+@click.group()
+def cli() -> None:
+    """Smart Leeds Rewards administration."""
+
+
+@cli.group()
+def credentials() -> None:
+    """Issue and revoke bearer credentials."""
+
+
+@credentials.command("issue")
+@click.option("--role", required=True, help="app, admin, operator, partner or organiser (or kind:id)")
+@click.option("--subject", help="The operator, partner or organiser id the credential acts for")
+@click.option("--ttl-days", type=int, default=None, help="Expire after this many days")
+def issue_credential(role: str, subject: str | None, ttl_days: int | None) -> None:
+    from .auth import issue
+
+    full_role = f"{role}:{subject}" if subject and ":" not in role else role
+    key = Path(env("REWARDS_SIGNING_KEY_FILE")).read_text()
+    try:
+        token, jti = issue(key, full_role, ttl_seconds=ttl_days * 86400 if ttl_days else None)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--role") from error
+    _log_credential({"jti": jti, "role": full_role, "issued_at": _now(), "ttl_days": ttl_days})
+    click.echo(token)
+
+
+@credentials.command("revoke")
+@click.argument("credential")
+def revoke_credential(credential: str) -> None:
+    """Revoke by credential id (jti) or by the token itself."""
+    import jwt
+
+    from . import kafka
+    from .events import Event, encode
+    from .topics import CREDENTIALS
+
+    jti = credential
+    if credential.count(".") == 2:
+        jti = jwt.decode(credential, options={"verify_signature": False})["jti"]
+    event = Event.create("credential.revoked", "rewards-cli", None, {"jti": jti, "revoked_at": _now()})
+    producer = kafka.producer(env("KAFKA_BOOTSTRAP_SERVERS"), "rewards-cli")
+    producer.send(CREDENTIALS, key=jti.encode(), value=encode(event)).get(timeout=30)
+    producer.close()
+    _log_credential({"jti": jti, "revoked_at": event.data["revoked_at"]})
+    click.echo(f"revoked {jti}")
+
+
+@credentials.command("list")
+def list_credentials() -> None:
+    path = Path(env("REWARDS_CREDENTIALS_LOG", str(REPO_ROOT / ".local" / "keys" / "credentials.jsonl")))
+    issued: dict[str, dict] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            issued.setdefault(entry["jti"], {}).update(entry)
+    for entry in issued.values():
+        state = "revoked" if "revoked_at" in entry else "active"
+        click.echo(f"{entry['jti']}  {entry.get('role', '?'):<28} {entry.get('issued_at', '')}  {state}")
+
+
+def _log_credential(entry: dict) -> None:
+    path = Path(os.environ.get("REWARDS_CREDENTIALS_LOG", REPO_ROOT / ".local" / "keys" / "credentials.jsonl"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        out.write(json.dumps(entry) + "\n")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@cli.group()
+def topics() -> None:
+    """Kafka topics."""
+
+
+@topics.command("create")
+def create_topics() -> None:
+    from . import kafka
+
+    created = kafka.ensure_topics(env("KAFKA_BOOTSTRAP_SERVERS"))
+    click.echo("created: " + (", ".join(created) or "nothing (all exist)"))
+
+
+@topics.command("list")
+def list_topics() -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS"), client_id="rewards-cli")
+    for name in sorted(admin.list_topics()):
+        click.echo(name)
+    admin.close()
+
+
+@cli.group()
+def db() -> None:
+    """Service databases."""
+
+
+@db.command("migrate")
+@click.argument("services", nargs=-1)
+def migrate_databases(services: tuple[str, ...]) -> None:
+    from .config import Settings
+    from .service import discover, migrate
+
+    known = discover()
+    for name in services or known:
+        if name not in known:
+            raise click.BadParameter(f"unknown service {name}; known: {', '.join(known)}")
+        migrate(known[name], Settings.from_env(name).database_url)
+        click.echo(f"{name}: migrated")
+
+
+@cli.group()
+def dlq() -> None:
+    """Dead-letter topics: look at poison messages and send them back once fixed."""
+
+
+def _read_dlq(topic: str, limit: int, timeout: float = 3.0):
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS"), enable_auto_commit=False,
+                             client_id="rewards-cli")
+    partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or [])]
+    if not partitions:
+        raise click.ClickException(f"no such topic {topic}")
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    end = consumer.end_offsets(partitions)
+    records = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(records) < limit:
+        if all(consumer.position(p) >= end[p] for p in partitions):
+            break
+        for batch in consumer.poll(timeout_ms=200).values():
+            records.extend(batch)
+    consumer.close()
+    return records[:limit]
+
+
+@dlq.command("list")
+@click.argument("topic")
+@click.option("--limit", default=50, show_default=True)
+def dlq_list(topic: str, limit: int) -> None:
+    for record in _read_dlq(topic, limit):
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or []}
+        click.echo(json.dumps({"offset": record.offset, "key": record.key.decode() if record.key else None,
+                               "headers": headers, "value": record.value.decode(errors="replace")[:500]}))
+
+
+@dlq.command("replay")
+@click.argument("topic")
+@click.option("--limit", default=1000, show_default=True)
+def dlq_replay(topic: str, limit: int) -> None:
+    """Publish dead-lettered messages back to their source topic."""
+    from . import kafka
+
+    producer = kafka.producer(env("KAFKA_BOOTSTRAP_SERVERS"), "rewards-cli")
+    count = 0
+    for record in _read_dlq(topic, limit):
+        headers = dict(record.headers or [])
+        source = headers.get("source_topic", b"").decode()
+        if not source:
+            continue
+        producer.send(source, key=record.key, value=record.value,
+                      headers=[("replayed_from", topic.encode())]).get(timeout=30)
+        count += 1
+    producer.close()
+    click.echo(f"replayed {count} message(s)")
+
+
+@cli.group()
+def stack() -> None:
+    """The local stack (what `make up` and `make down` run)."""
+
+
+@stack.command("up")
+def stack_up() -> None:
+    from . import devstack
+
+    started = time.monotonic()
+    local = devstack.Stack.default()
+    devstack.infra_up(local)
+    env_vars = devstack.prepare(local)
+    devstack.services_up(local, env_vars)
+    _print_welcome(local, env_vars, time.monotonic() - started)
+
+
+@stack.command("down")
+@click.option("--keep-infra", is_flag=True, help="Stop only the services")
+def stack_down(keep_infra: bool) -> None:
+    from . import devstack
+
+    local = devstack.Stack.default()
+    devstack.services_down(local)
+    if not keep_infra:
+        devstack.infra_down(local)
+    click.echo("stopped")
+
+
+def _print_welcome(local, env_vars: dict[str, str], seconds: float) -> None:
+    from .auth import issue
+    from .service import discover
+
+    key = Path(env_vars["REWARDS_SIGNING_KEY_FILE"]).read_text()
+    tokens = {}
+    for role in ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers", "admin"):
+        tokens[role], jti = issue(key, role)
+        _log_credential({"jti": jti, "role": role, "issued_at": _now(), "ttl_days": None})
+    tokens_file = local.keys / "dev-tokens.env"
+    tokens_file.write_text("".join(
+        f"{role.split(':')[0].upper()}_TOKEN={token}\n" for role, token in tokens.items()))
+    tokens_file.chmod(0o600)
+    click.echo(f"\nSmart Leeds Rewards is up ({seconds:.0f}s).\n")
+    for info in discover().values():
+        url = local.base_url(info)
+        click.echo(f"  {info.name:<15} {url}   docs {url}/docs   metrics {url}/metrics")
+    click.echo(f"  kafka           {env_vars['KAFKA_BOOTSTRAP_SERVERS']}")
+    click.echo(f"  postgresql      {env_vars['DATABASE_URL']}")
+    click.echo("\nCredentials (also in .local/keys/dev-tokens.env; `source` it for $APP_TOKEN etc.):")
+    for role, token in tokens.items():
+        click.echo(f"  {role:<28} {token}")
+    click.echo("\nLogs in .local/logs; stop everything with `make down`.")
+
+
+def _register_plugins() -> None:
+    for entry in entry_points(group="rewards.cli"):
+        command = entry.load()
+        cli.add_command(command, entry.name)
+
+
+def main() -> None:
+    load_env_file()
+    _register_plugins()
+    cli(prog_name="rewards")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""PostgreSQL access shared by the services: one engine per process, explicit transactions,
+and the tables every service database carries (outbox, processed events, revoked credentials)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+infrastructure = sa.MetaData()
+
+outbox = sa.Table(
+    "outbox", infrastructure,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("key", sa.Text),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False, server_default="{}"),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+    sa.Index("outbox_pending", "id", postgresql_where=sa.text("status = 'pending'")),
+)
+
+processed_events = sa.Table(
+    "processed_events", infrastructure,
+    sa.Column("consumer", sa.Text, primary_key=True),
+    sa.Column("event_id", sa.Uuid, primary_key=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+revoked_credentials = sa.Table(
+    "revoked_credentials", infrastructure,
+    sa.Column("jti", sa.Text, primary_key=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys", infrastructure,
+    sa.Column("principal", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+OUTBOX_CHANNEL = "outbox"
+
+_NOTIFY_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('{OUTBOX_CHANNEL}', '');
+  RETURN NULL;
+END $$;
+"""
+_NOTIFY_TRIGGER = """
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+"""
+
+
+def create_outbox_trigger(op) -> None:
+    """Wakes the relay on commit; called from each service's first migration, after the tables."""
+    op.execute(_NOTIFY_FUNCTION)
+    op.execute(_NOTIFY_TRIGGER)
+
+
+def drop_outbox_trigger(op) -> None:
+    op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
+    op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 5, echo: bool = False):
+        self.url = url
+        self.engine: Engine = sa.create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo,
+        )
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits together on success and rolls back on any error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def libpq_url(url: str) -> str:
+    """The plain libpq form of a SQLAlchemy URL, for psycopg connections of our own."""
+    parsed = make_url(url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def ensure_database(url: str) -> bool:
+    """Create the database named in `url` on its server if missing; True when it was created."""
+    parsed = make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            ).scalar()
+            if exists:
+                return False
+            connection.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+            return True
+    finally:
+        admin.dispose()
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -1,0 +1,219 @@
+"""The local stack: a real Kafka broker and PostgreSQL server from deploy/local, then every
+service's web (gunicorn) and worker process in the background. `make up` and the test suite
+both use it, with different folders and ports so the two never clash."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from . import auth, kafka
+from .config import REPO_ROOT, Settings
+from .service import ServiceInfo, discover, migrate
+
+DEPLOY = REPO_ROOT / "deploy" / "local"
+
+
+@dataclass(frozen=True)
+class Stack:
+    home: Path
+    kafka_port: int = 9092
+    controller_port: int = 9093
+    pg_port: int = 54320
+    web_port_offset: int = 0
+    metrics_port_base: int = 9101
+    db_prefix: str = "rewards_"
+    web_concurrency: int = 2
+    extra_env: dict = field(default_factory=dict)
+
+    @classmethod
+    def default(cls) -> Stack:
+        return cls(home=REPO_ROOT / ".local")
+
+    @classmethod
+    def for_tests(cls) -> Stack:
+        return cls(home=REPO_ROOT / ".local" / "test", kafka_port=19092, controller_port=19093,
+                   pg_port=54330, web_port_offset=10000, metrics_port_base=19101, db_prefix="test_",
+                   web_concurrency=1)
+
+    @property
+    def keys(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def env_file(self) -> Path:
+        return self.home / "stack.env"
+
+    def web_port(self, info: ServiceInfo) -> int:
+        return info.default_port + self.web_port_offset
+
+    def base_url(self, info: ServiceInfo) -> str:
+        return f"http://127.0.0.1:{self.web_port(info)}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/postgres",
+            "DATABASE_PREFIX": self.db_prefix,
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka_port}",
+            "REWARDS_TOKEN_PUBLIC_KEY_FILE": str(self.keys / "token-public.pem"),
+            "REWARDS_SIGNING_KEY_FILE": str(self.keys / "token-signing.pem"),
+            "CARD_HMAC_KEY_FILE": str(self.keys / "card-hmac.key"),
+            "REWARDS_CREDENTIALS_LOG": str(self.keys / "credentials.jsonl"),
+            **self.extra_env,
+        }
+
+
+def _script(name: str, action: str, env: dict[str, str]) -> None:
+    subprocess.run(["bash", str(DEPLOY / name), action], check=True, env={**os.environ, **env})
+
+
+def infra_up(stack: Stack) -> None:
+    stack.home.mkdir(parents=True, exist_ok=True)
+    _script("postgres.sh", "start", {"PG_DIR": str(stack.home / "postgres"), "PG_PORT": str(stack.pg_port)})
+    _script("kafka.sh", "start", {"KAFKA_DIR": str(stack.home / "kafka"), "KAFKA_PORT": str(stack.kafka_port),
+                                  "KAFKA_CONTROLLER_PORT": str(stack.controller_port)})
+
+
+def infra_down(stack: Stack) -> None:
+    _script("kafka.sh", "stop", {"KAFKA_DIR": str(stack.home / "kafka"), "KAFKA_PORT": str(stack.kafka_port),
+                                 "KAFKA_CONTROLLER_PORT": str(stack.controller_port)})
+    _script("postgres.sh", "stop", {"PG_DIR": str(stack.home / "postgres"), "PG_PORT": str(stack.pg_port)})
+
+
+def ensure_keys(stack: Stack) -> None:
+    stack.keys.mkdir(parents=True, exist_ok=True)
+    os.chmod(stack.keys, 0o700)
+    signing, public = stack.keys / "token-signing.pem", stack.keys / "token-public.pem"
+    if not signing.exists():
+        private_pem, public_pem = auth.generate_keypair()
+        signing.write_text(private_pem)
+        signing.chmod(0o600)
+        public.write_text(public_pem)
+    card_key = stack.keys / "card-hmac.key"
+    if not card_key.exists():
+        card_key.write_text(os.urandom(32).hex())
+        card_key.chmod(0o600)
+
+
+def prepare(stack: Stack) -> dict[str, str]:
+    """Keys, databases and migrations, topics; writes the env file the CLI reads."""
+    ensure_keys(stack)
+    env = stack.env()
+    for info in discover().values():
+        migrate(info, Settings.from_env(info.name, env).database_url)
+    kafka.ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"])
+    stack.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _pid_alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _spawn(stack: Stack, name: str, argv: list[str], env: dict[str, str]) -> None:
+    pid_file = stack.run_dir / f"{name}.pid"
+    if _pid_alive(pid_file):
+        return
+    stack.logs.mkdir(parents=True, exist_ok=True)
+    with open(stack.logs / f"{name}.log", "ab") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, **env}, cwd=REPO_ROOT, start_new_session=True)
+    pid_file.write_text(str(process.pid))
+
+
+def services_up(stack: Stack, env: dict[str, str], services: dict[str, ServiceInfo] | None = None,
+                timeout: float = 90.0) -> None:
+    services = services or discover()
+    stack.run_dir.mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(sys.executable).parent
+    for index, info in enumerate(services.values()):
+        metrics_dir = stack.run_dir / f"metrics-{info.name}"
+        if not _pid_alive(stack.run_dir / f"{info.name}-web.pid"):
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        _spawn(stack, f"{info.name}-web",
+               [str(bin_dir / "gunicorn"), "-c", str(info.gunicorn_config), info.wsgi_app],
+               {**env, "PORT": str(stack.web_port(info)), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                "WEB_CONCURRENCY": str(stack.web_concurrency)})
+        ready_file = stack.run_dir / f"{info.name}-worker.ready"
+        if not _pid_alive(stack.run_dir / f"{info.name}-worker.pid"):
+            ready_file.unlink(missing_ok=True)
+        _spawn(stack, f"{info.name}-worker", [sys.executable, "-m", info.worker_module],
+               {**env, "WORKER_READY_FILE": str(ready_file),
+                "WORKER_METRICS_PORT": str(stack.metrics_port_base + index)})
+    wait_ready(stack, services, timeout)
+
+
+def wait_ready(stack: Stack, services: dict[str, ServiceInfo], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = {f"{name}-web" for name in services} | {f"{name}-worker" for name in services}
+    while pending and time.monotonic() < deadline:
+        for name in sorted(pending):
+            service, _, kind = name.rpartition("-")
+            if not _pid_alive(stack.run_dir / f"{name}.pid"):
+                tail = (stack.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited during start-up:\n{tail}")
+            if kind == "worker" and (stack.run_dir / f"{name}.ready").exists():
+                pending.discard(name)
+            elif kind == "web":
+                try:
+                    if requests.get(stack.base_url(services[service]) + "/readyz", timeout=2).ok:
+                        pending.discard(name)
+                except requests.RequestException:
+                    pass
+        time.sleep(0.2)
+    if pending:
+        raise RuntimeError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}; see {stack.logs}")
+
+
+def stop_process(stack: Stack, name: str, sig: int = signal.SIGTERM, grace: float = 15.0) -> None:
+    pid_file = stack.run_dir / f"{name}.pid"
+    pid = _pid_alive(pid_file)
+    if pid:
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.1)
+        if _alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    pid_file.unlink(missing_ok=True)
+
+
+def services_down(stack: Stack, services: dict[str, ServiceInfo] | None = None) -> None:
+    for info in (services or discover()).values():
+        for kind in ("web", "worker"):
+            stop_process(stack, f"{info.name}-{kind}")
+            (stack.run_dir / f"{info.name}-{kind}.ready").unlink(missing_ok=True)

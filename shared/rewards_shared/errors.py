@@ -1,0 +1,38 @@
+"""Domain errors, free of any web framework; the HTTP layer turns them into problem+json."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, field: str | None = None, errors: dict | None = None, **extra):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or ({field: [detail]} if field else None)
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class Invalid(DomainError):
+    status = 422
+    title = "Unprocessable content"
+
+
+class Gone(DomainError):
+    status = 410
+    title = "Gone"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"

@@ -1,0 +1,132 @@
+"""One schema per event type: the single contract between the services.
+
+Changes are additive (new optional fields); anything else is a new `.vN` type.
+Consumers ignore fields they do not know, so producers can add before consumers learn.
+"""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+MODES = ("bus", "tram", "rail", "train", "ferry", "other")
+JOURNEY_KINDS = ("paired", "single", "incomplete")
+
+
+class EventData(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class MemberEvent(EventData):
+    member_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class JourneyCompleted(MemberEvent):
+    journey_id = fields.String(required=True)
+    operator_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(JOURNEY_KINDS))
+    mode = fields.String(required=True, validate=validate.OneOf(MODES))
+    started_at = fields.AwareDateTime(required=True)
+    ended_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    route_id = fields.String(allow_none=True, load_default=None)
+    origin_stop_id = fields.String(allow_none=True, load_default=None)
+    destination_stop_id = fields.String(allow_none=True, load_default=None)
+    distance_km = fields.Float(allow_none=True, load_default=None)
+    revision = fields.Integer(load_default=1)
+
+
+class JourneyVoided(MemberEvent):
+    journey_id = fields.String(required=True)
+    operator_id = fields.String(required=True)
+    reason = fields.String(required=True)
+    revision = fields.Integer(load_default=1)
+
+
+class AttendanceConfirmed(MemberEvent):
+    attendance_id = fields.String(required=True)
+    opportunity_id = fields.String(required=True)
+    organiser_id = fields.String(required=True)
+    checked_in_at = fields.AwareDateTime(required=True)
+    checked_out_at = fields.AwareDateTime(required=True)
+    minutes = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class MemberRegistered(MemberEvent):
+    registered_at = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class MemberErased(MemberEvent):
+    pass
+
+
+class PointsMovement(MemberEvent):
+    points = fields.Integer(required=True)
+    transfer_id = fields.String(allow_none=True, load_default=None)
+    source_type = fields.String(allow_none=True, load_default=None)
+    source_id = fields.String(allow_none=True, load_default=None)
+    rule_id = fields.String(allow_none=True, load_default=None)
+    rule_version = fields.Integer(allow_none=True, load_default=None)
+    reason = fields.String(allow_none=True, load_default=None)
+    redemption_id = fields.String(allow_none=True, load_default=None)
+    expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    available = fields.Integer(allow_none=True, load_default=None)
+
+
+class HoldRejected(MemberEvent):
+    redemption_id = fields.String(required=True)
+    points = fields.Integer(required=True)
+    reason = fields.String(required=True)
+
+
+class TierChanged(MemberEvent):
+    tier = fields.String(required=True)
+    previous_tier = fields.String(allow_none=True, load_default=None)
+    lifetime_earned = fields.Integer(required=True)
+
+
+class RedemptionEvent(MemberEvent):
+    redemption_id = fields.String(required=True)
+    reward_id = fields.String(required=True)
+    partner_id = fields.String(allow_none=True, load_default=None)
+    cost_points = fields.Integer(required=True, validate=validate.Range(min=0))
+    reward_title = fields.String(allow_none=True, load_default=None)
+    expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    reason = fields.String(allow_none=True, load_default=None)
+
+
+class CredentialRevoked(EventData):
+    jti = fields.String(required=True)
+    revoked_at = fields.AwareDateTime(required=True)
+
+
+SCHEMAS: dict[str, Schema] = {
+    "transit.journey.completed": JourneyCompleted(),
+    "transit.journey.corrected": JourneyCompleted(),
+    "transit.journey.voided": JourneyVoided(),
+    "volunteering.attendance.confirmed": AttendanceConfirmed(),
+    "member.registered": MemberRegistered(),
+    "member.erased": MemberErased(),
+    "points.earned": PointsMovement(),
+    "points.pending": PointsMovement(),
+    "points.confirmed": PointsMovement(),
+    "points.held": PointsMovement(),
+    "points.hold_rejected": HoldRejected(),
+    "points.captured": PointsMovement(),
+    "points.released": PointsMovement(),
+    "points.expired": PointsMovement(),
+    "points.expiring_soon": PointsMovement(),
+    "points.adjusted": PointsMovement(),
+    "points.reversed": PointsMovement(),
+    "points.donated": PointsMovement(),
+    "tier.changed": TierChanged(),
+    "redemption.requested": RedemptionEvent(),
+    "redemption.issued": RedemptionEvent(),
+    "redemption.rejected": RedemptionEvent(),
+    "redemption.completed": RedemptionEvent(),
+    "redemption.cancelled": RedemptionEvent(),
+    "redemption.expired": RedemptionEvent(),
+    "credential.revoked": CredentialRevoked(),
+}
+
+
+def schema_for(event_type: str) -> Schema:
+    return SCHEMAS[event_type]

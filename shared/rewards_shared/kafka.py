@@ -1,0 +1,59 @@
+"""The one place Kafka clients are configured, so every service talks to the broker the same way."""
+from __future__ import annotations
+
+import logging
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from .topics import TOPICS, TopicSpec
+
+log = logging.getLogger(__name__)
+
+PRODUCER_SETTINGS = dict(
+    acks="all",
+    enable_idempotence=True,
+    linger_ms=5,
+    batch_size=256 * 1024,
+    compression_type=None,
+    max_in_flight_requests_per_connection=5,
+    request_timeout_ms=15000,
+)
+
+CONSUMER_SETTINGS = dict(
+    enable_auto_commit=False,
+    auto_offset_reset="earliest",
+    isolation_level="read_committed",
+    max_poll_records=500,
+    session_timeout_ms=15000,
+    heartbeat_interval_ms=3000,
+)
+
+
+def producer(bootstrap: str, client_id: str, **overrides) -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=bootstrap, client_id=client_id,
+                         **{**PRODUCER_SETTINGS, **overrides})
+
+
+def consumer(bootstrap: str, group: str, client_id: str, **overrides) -> KafkaConsumer:
+    return KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
+                         **{**CONSUMER_SETTINGS, **overrides})
+
+
+def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list[str]:
+    """Create the topics that are missing; returns the names it created."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="rewards-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        created = []
+        for spec in missing:
+            try:
+                admin.create_topics([NewTopic(spec.name, spec.partitions, 1, topic_configs=dict(spec.config))])
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        admin.close()

@@ -1,0 +1,111 @@
+"""The worker process every service runs: its consumer loop, its outbox relay, its periodic jobs."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from . import kafka, logs, metrics
+from .config import Settings
+from .consumer import ConsumerLoop, Handler
+from .db import Database, revoked_credentials
+from .events import Event
+from .outbox import OutboxRelay
+from .topics import CREDENTIALS, TopicSpec, dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    every_seconds: float
+    run: Callable[[Database, Settings], object]
+
+
+@dataclass
+class WorkerSpec:
+    service: str
+    topics: list[str]
+    handlers: Mapping[str, Handler]
+    jobs: list[PeriodicJob] = field(default_factory=list)
+
+
+def record_revocation(session: Session, event: Event) -> None:
+    data = event.load_data()
+    session.execute(insert(revoked_credentials).values(jti=data["jti"], revoked_at=data["revoked_at"])
+                    .on_conflict_do_nothing())
+
+
+def _run_jobs(jobs: list[PeriodicJob], database: Database, settings: Settings, stop: threading.Event) -> None:
+    due = {job.name: 0.0 for job in jobs}
+    while not stop.is_set():
+        now = time.monotonic()
+        for job in jobs:
+            if now >= due[job.name]:
+                try:
+                    job.run(database, settings)
+                except Exception:
+                    log.exception("periodic job failed", extra={"job": job.name})
+                due[job.name] = now + job.every_seconds
+        stop.wait(min([due[j.name] for j in jobs] + [now + 1.0]) - time.monotonic())
+
+
+def build(spec: WorkerSpec, settings: Settings, database: Database) -> tuple[ConsumerLoop, OutboxRelay]:
+    topics = list(dict.fromkeys(spec.topics + [CREDENTIALS]))
+    client_id = f"{spec.service}-worker"
+    loop = ConsumerLoop(
+        name=spec.service,
+        topics=topics,
+        handlers={**spec.handlers, "credential.revoked": record_revocation},
+        database=database,
+        consumer_factory=lambda: kafka.consumer(settings.kafka_bootstrap, spec.service, client_id),
+        producer_factory=lambda: kafka.producer(settings.kafka_bootstrap, client_id + "-dlq"),
+    )
+    relay = OutboxRelay(database, lambda: kafka.producer(settings.kafka_bootstrap, client_id + "-relay"),
+                        service=spec.service)
+    return loop, relay
+
+
+def run(spec: WorkerSpec, settings: Settings | None = None) -> None:
+    settings = settings or Settings.from_env(spec.service)
+    logs.configure(spec.service, settings.log_level)
+    database = Database(settings.database_url)
+    topics = list(dict.fromkeys(spec.topics + [CREDENTIALS]))
+    kafka.ensure_topics(settings.kafka_bootstrap,
+                        tuple(TopicSpec(dead_letter_topic(t, spec.service), partitions=1) for t in topics))
+    loop, relay = build(spec, settings, database)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port)
+    threads = [threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True)]
+    if spec.jobs:
+        threads.append(threading.Thread(target=_run_jobs, args=(spec.jobs, database, settings, stop),
+                                        name="jobs", daemon=True))
+    for thread in threads:
+        thread.start()
+    ready_file = settings.get("WORKER_READY_FILE")
+    if ready_file:
+        def announce():
+            if loop.ready.wait(120) and not stop.is_set():
+                Path(ready_file).write_text(datetime.now(UTC).isoformat())
+        threading.Thread(target=announce, daemon=True).start()
+    log.info("worker started", extra={"topics": topics})
+    try:
+        loop.run(stop)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+        database.dispose()
+        log.info("worker stopped")

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rewards_shared import auth, devstack
+from rewards_shared.config import Settings
+from rewards_shared.db import Database, drop_database
+from rewards_shared.kafka import ensure_topics
+from rewards_shared.service import discover, migrate
+from tests.support.infra import provide
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = str(item.fspath)
+        if "/integration/" in path:
+            item.add_marker(pytest.mark.integration)
+        if "/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def infra():
+    with provide() as provided:
+        yield provided
+
+
+@pytest.fixture(scope="session")
+def stack() -> devstack.Stack:
+    return devstack.Stack.for_tests()
+
+
+@pytest.fixture(scope="session")
+def stack_env(infra, stack) -> dict[str, str]:
+    """Fresh test databases at the newest migration, the topics, and keys: what every process needs."""
+    devstack.ensure_keys(stack)
+    env = {**stack.env(), "DATABASE_URL": infra.server_url, "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap,
+           "REWARDS_ENV_FILE": str(stack.env_file), "LOG_LEVEL": "INFO"}
+    for info in discover().values():
+        url = Settings.from_env(info.name, env).database_url
+        drop_database(url)
+        migrate(info, url)
+    ensure_topics(infra.bootstrap)
+    stack.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings_for(stack_env) -> Callable[[str], Settings]:
+    return lambda service: Settings.from_env(service, stack_env)
+
+
+@pytest.fixture(scope="session")
+def databases(settings_for):
+    opened: dict[str, Database] = {}
+
+    def get(service: str) -> Database:
+        if service not in opened:
+            opened[service] = Database(settings_for(service).database_url)
+        return opened[service]
+
+    yield get
+    for database in opened.values():
+        database.dispose()
+
+
+@pytest.fixture(scope="session")
+def issue_token(stack_env) -> Callable[[str], str]:
+    key = Path(stack_env["REWARDS_SIGNING_KEY_FILE"]).read_text()
+    return lambda role: auth.issue(key, role)[0]
+
+
+@pytest.fixture
+def member_id() -> str:
+    return f"m-{uuid.uuid4().hex[:12]}"
