@@ -72,7 +72,8 @@ class ProblemApi(Api):
         detail = data.get("message") or error.description
         if errors and not data.get("message"):
             detail = "The request has invalid fields: " + ", ".join(sorted(errors))
-        extra = {k: v for k, v in data.items() if k not in ("message", "messages", "errors", "exc", "headers")}
+        extra = {k: v for k, v in data.items() if k not in ("message", "messages", "errors", "headers")
+                 and isinstance(v, str | int | float | bool | list | dict)}
         headers = dict(data.get("headers") or {})
         if error.code == 401:
             headers.setdefault("WWW-Authenticate", 'Bearer realm="smart-leeds-rewards"')

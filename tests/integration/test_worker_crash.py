@@ -6,7 +6,7 @@ import sys
 import uuid
 
 import sqlalchemy as sa
-from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from points.models import Transfer
 from rewards_shared.db import outbox, processed_events
@@ -16,13 +16,13 @@ from tests.support.polling import wait_for
 
 
 def committed_offset(bootstrap, group, partition):
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    """The group's committed offset, read without joining the group."""
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
-        offsets = admin.list_consumer_group_offsets(group)
+        found = reader.committed(partition)
     finally:
-        admin.close()
-    found = offsets.get(partition)
-    return found.offset if found else -1
+        reader.close(autocommit=False)
+    return -1 if found is None else found
 
 
 def start_worker(stack_env, stack, **extra):
