@@ -1,28 +1,39 @@
 """The rules of money-like points: double entry, immutable transfers, no overdrafts.
 
-Modelled on TigerBeetle: a transfer moves an amount from a debit account to a credit account;
-its id is derived from what caused it, so repeating a request or redelivering an event finds the
-original instead of posting twice, and a same-id request with different fields is refused.
+Modelled on TigerBeetle: a transfer moves an amount from a debit account to a credit account; a
+pending transfer (a hold) reserves it until it is posted (captured) or voided (released), each at
+most once. Transfer ids derive from what caused them, so a repeated request or a redelivered event
+finds the original instead of posting twice, and a same-id request with different fields is refused.
+
+Member accounts keep running sums, locked row by row, so a balance can never go below zero however
+many transactions race. System accounts (issuance, redemptions, breakage, donations, groups) are
+not updated in place: they would serialise every transaction in the scheme; their balances are the
+sums of their transfers, which `verify` recomputes.
 """
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from rewards_shared.errors import Conflict, Invalid
+from rewards_shared import outbox
+from rewards_shared.errors import Conflict, Invalid, NotFound
+from rewards_shared.events import Event
 
-from .models import Account, Member, Transfer
+from .models import Account, CommunityGroup, Lot, Member, Transfer
 
+SOURCE = "points"
 NAMESPACE = uuid.UUID("5b0c3f0e-8d7a-4d8e-9a43-6f1d2f0b7e11")
 ISSUANCE = "system:issuance"
 REDEMPTIONS = "system:redemptions"
 BREAKAGE = "system:breakage"
 DONATIONS = "system:donations"
+LOT_LIFETIME = timedelta(days=365)
+TIERS = (("bronze", 0), ("silver", 500), ("gold", 2000), ("platinum", 5000))
 
 
 def transfer_id(*parts: object) -> uuid.UUID:
@@ -38,12 +49,24 @@ def pending_account(member_id: str) -> str:
     return f"member:{member_id}:pending"
 
 
+def group_account(group_id: str) -> str:
+    return f"group:{group_id}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 class InsufficientPoints(Conflict):
     title = "Insufficient points"
 
 
 class TransferExists(Conflict):
     title = "Transfer exists with different fields"
+
+
+class HoldResolved(Conflict):
+    title = "Hold already resolved"
 
 
 @dataclass(frozen=True)
@@ -60,9 +83,15 @@ class TransferRequest:
     rule_version: int | None = None
     reason: str | None = None
     actor: str | None = None
+    occurred_at: datetime | None = None
+    details: dict | None = None
+    pending: bool = False
+    pending_id: uuid.UUID | None = None
+    timeout_at: datetime | None = None
 
 
-_COMPARED = ("debit_account_id", "credit_account_id", "amount", "code", "member_id", "source_type", "source_id")
+_COMPARED = ("debit_account_id", "credit_account_id", "amount", "code", "member_id", "source_type", "source_id",
+             "pending", "pending_id")
 
 
 @dataclass(frozen=True)
@@ -71,39 +100,96 @@ class Posted:
     created: bool
 
 
+# --- members and accounts -------------------------------------------------------------------------
+
 def ensure_member(session: Session, member_id: str) -> bool:
     """Create the member and its accounts if missing; True when newly created."""
     created = session.execute(
         insert(Member).values(member_id=member_id).on_conflict_do_nothing().returning(Member.member_id)
     ).first() is not None
-    session.execute(insert(Account).values([
-        {"id": available_account(member_id), "kind": "member_available", "member_id": member_id,
-         "debits_must_not_exceed_credits": True},
-        {"id": pending_account(member_id), "kind": "member_pending", "member_id": member_id,
-         "debits_must_not_exceed_credits": True},
-    ]).on_conflict_do_nothing())
+    if created:
+        session.execute(insert(Account).values([
+            {"id": available_account(member_id), "kind": "member_available", "member_id": member_id,
+             "debits_must_not_exceed_credits": True},
+            {"id": pending_account(member_id), "kind": "member_pending", "member_id": member_id,
+             "debits_must_not_exceed_credits": True},
+        ]).on_conflict_do_nothing())
     return created
 
 
+def _is_member_account(account_id: str) -> bool:
+    return account_id.startswith("member:")
+
+
+def _lock(session: Session, account_ids: list[str]) -> dict[str, Account]:
+    """Lock member accounts in a fixed order so concurrent transfers cannot deadlock."""
+    wanted = sorted({a for a in account_ids if _is_member_account(a)})
+    rows = session.execute(
+        sa.select(Account).where(Account.id.in_(wanted)).order_by(Account.id).with_for_update()
+    ).scalars().all() if wanted else []
+    found = {row.id: row for row in rows}
+    missing = [a for a in wanted if a not in found]
+    if missing:
+        raise NotFound(f"No such account: {', '.join(missing)}.", field="member_id")
+    return found
+
+
+def _available(account: Account) -> int:
+    return account.credits_posted - account.debits_posted - account.debits_pending
+
+
+# --- the one way a transfer is written --------------------------------------------------------------
+
 def post(session: Session, request: TransferRequest) -> Posted:
-    """Post a transfer once. A repeat with the same fields returns the original."""
+    """Write a transfer once. A repeat with the same fields returns the original."""
     if request.amount <= 0:
-        raise Invalid("A transfer moves a positive number of points.", field="amount")
+        raise Invalid("A transfer moves a positive number of points.", field="points")
     existing = session.get(Transfer, request.id)
     if existing is not None:
         return Posted(_same_or_conflict(existing, request), created=False)
-    debit, credit = _lock_accounts(session, request.debit_account_id, request.credit_account_id)
-    if debit.debits_must_not_exceed_credits and \
-            debit.debits_posted + debit.debits_pending + request.amount > debit.credits_posted:
-        raise InsufficientPoints(
-            f"{request.amount} points needed, {debit.credits_posted - debit.debits_posted - debit.debits_pending}"
-            " available.", field="amount")
+    accounts = _lock(session, [request.debit_account_id, request.credit_account_id])
+    debit, credit = accounts.get(request.debit_account_id), accounts.get(request.credit_account_id)
+    resolving = _pending_to_resolve(session, request) if request.pending_id else None
+    if debit is not None and debit.debits_must_not_exceed_credits and resolving is None \
+            and request.amount > _available(debit):
+        raise InsufficientPoints(f"{request.amount} points needed, {_available(debit)} available.", field="points")
     transfer = Transfer(**{f.name: getattr(request, f.name) for f in fields(request)})
     session.add(transfer)
-    debit.debits_posted += request.amount
-    credit.credits_posted += request.amount
+    _apply(debit, credit, request, resolving)
     session.flush()
     return Posted(transfer, created=True)
+
+
+def _apply(debit: Account | None, credit: Account | None, request: TransferRequest, resolving: Transfer | None):
+    amount = request.amount
+    if request.pending:
+        if debit is not None:
+            debit.debits_pending += amount
+        if credit is not None:
+            credit.credits_pending += amount
+        return
+    if resolving is not None:
+        if debit is not None:
+            debit.debits_pending -= amount
+        if credit is not None:
+            credit.credits_pending -= amount
+        if request.code == "release":
+            return
+    if debit is not None:
+        debit.debits_posted += amount
+    if credit is not None:
+        credit.credits_posted += amount
+
+
+def _pending_to_resolve(session: Session, request: TransferRequest) -> Transfer:
+    pending = session.get(Transfer, request.pending_id, with_for_update=True)
+    if pending is None or not pending.pending:
+        raise NotFound(f"No hold {request.pending_id}.", field="hold_id")
+    resolution = session.execute(sa.select(Transfer).where(Transfer.pending_id == pending.id)).scalar()
+    if resolution is not None:
+        raise HoldResolved(f"Hold {pending.id} was already {resolution.code}d.", field="hold_id",
+                           resolution=resolution.code)
+    return pending
 
 
 def _same_or_conflict(existing: Transfer, request: TransferRequest) -> Transfer:
@@ -113,17 +199,314 @@ def _same_or_conflict(existing: Transfer, request: TransferRequest) -> Transfer:
     return existing
 
 
-def _lock_accounts(session: Session, *ids: str) -> list[Account]:
-    """Lock in a fixed order so concurrent transfers between the same accounts cannot deadlock."""
-    rows = session.execute(
-        sa.select(Account).where(Account.id.in_(ids)).order_by(Account.id).with_for_update()
-    ).scalars().all()
-    by_id = {row.id: row for row in rows}
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise Invalid(f"No such account: {', '.join(missing)}.", field="account")
-    return [by_id[i] for i in ids]
+def emit(session: Session, event_type: str, member_id: str, **data) -> None:
+    outbox.add(session, Event.create(event_type, SOURCE, member_id, {"member_id": member_id, **data}))
 
+
+# --- earning, lots and tiers ------------------------------------------------------------------------
+
+def earn(session: Session, *, member_id: str, points: int, source_type: str, source_id: str, cause: str,
+         rule_id: str | None = None, rule_version: int | None = None, occurred_at: datetime | None = None,
+         details: dict | None = None) -> Posted:
+    """Issue points to a member for something they did; they count towards the member's tier."""
+    ensure_member(session, member_id)
+    posted = post(session, TransferRequest(
+        id=transfer_id("earn", cause), debit_account_id=ISSUANCE, credit_account_id=available_account(member_id),
+        amount=points, code="earn", member_id=member_id, source_type=source_type, source_id=source_id,
+        rule_id=rule_id, rule_version=rule_version, occurred_at=occurred_at, details=details))
+    if posted.created:
+        _open_lot(session, posted.transfer)
+        _add_lifetime(session, member_id, points)
+        emit(session, "points.earned", member_id, points=points, transfer_id=str(posted.transfer.id),
+             source_type=source_type, source_id=source_id, rule_id=rule_id, rule_version=rule_version,
+             available=balance(session, member_id).available)
+    return posted
+
+
+def _open_lot(session: Session, transfer: Transfer) -> None:
+    earned_at = now()
+    session.add(Lot(member_id=transfer.member_id, transfer_id=transfer.id, points=transfer.amount,
+                    remaining=transfer.amount, earned_at=earned_at, expires_at=earned_at + LOT_LIFETIME))
+
+
+def _consume_lots(session: Session, member_id: str, amount: int, *, lot: Lot | None = None) -> None:
+    """Spend `amount` from the member's lots, oldest first (or from one lot, for its expiry)."""
+    lots = [lot] if lot is not None else session.execute(
+        sa.select(Lot).where(Lot.member_id == member_id, Lot.remaining > 0)
+        .order_by(Lot.expires_at, Lot.id).with_for_update()).scalars()
+    for each in lots:
+        if amount <= 0:
+            break
+        taken = min(each.remaining, amount)
+        each.remaining -= taken
+        amount -= taken
+
+
+def tier_for(lifetime: int) -> str:
+    return [name for name, threshold in TIERS if lifetime >= threshold][-1]
+
+
+def _add_lifetime(session: Session, member_id: str, delta: int) -> None:
+    member = session.get(Member, member_id, with_for_update=True)
+    member.lifetime_earned = max(0, member.lifetime_earned + delta)
+    tier = tier_for(member.lifetime_earned)
+    if tier != member.tier:
+        emit(session, "tier.changed", member_id, tier=tier, previous_tier=member.tier,
+             lifetime_earned=member.lifetime_earned)
+        member.tier = tier
+
+
+def debit_available(session: Session, *, member_id: str, amount: int, to_account: str, code: str,
+                    id: uuid.UUID, reason: str | None = None, actor: str | None = None,
+                    source_type: str | None = None, source_id: str | None = None,
+                    details: dict | None = None) -> Posted:
+    """Take points out of the member's available balance (oldest lots first)."""
+    posted = post(session, TransferRequest(
+        id=id, debit_account_id=available_account(member_id), credit_account_id=to_account, amount=amount,
+        code=code, member_id=member_id, reason=reason, actor=actor, source_type=source_type,
+        source_id=source_id, details=details))
+    if posted.created:
+        _consume_lots(session, member_id, amount)
+    return posted
+
+
+# --- pending points (awaiting confirmation) --------------------------------------------------------
+
+def credit_pending(session: Session, *, member_id: str, points: int, source_type: str, source_id: str,
+                   cause: str, rule_id: str | None = None, rule_version: int | None = None,
+                   occurred_at: datetime | None = None) -> Posted:
+    """Points the member will get once something is confirmed: shown as `pending`, not spendable."""
+    ensure_member(session, member_id)
+    posted = post(session, TransferRequest(
+        id=transfer_id("pending", cause), debit_account_id=ISSUANCE, credit_account_id=pending_account(member_id),
+        amount=points, code="pending", member_id=member_id, source_type=source_type, source_id=source_id,
+        rule_id=rule_id, rule_version=rule_version, occurred_at=occurred_at))
+    if posted.created:
+        emit(session, "points.pending", member_id, points=points, transfer_id=str(posted.transfer.id),
+             source_type=source_type, source_id=source_id)
+    return posted
+
+
+def settle_pending(session: Session, *, member_id: str, cause: str, confirmed: bool, points: int | None = None,
+                   rule_id: str | None = None, rule_version: int | None = None, reason: str | None = None) -> int:
+    """Turn pending points into available ones (confirmed) or take them back (rejected).
+
+    A confirmation may award a different amount than was pending (the rule decides at confirmation):
+    the pending amount is cleared either way and the confirmed amount becomes available."""
+    pending = session.get(Transfer, transfer_id("pending", cause))
+    if pending is None:
+        if confirmed and points:
+            return _confirm_without_pending(session, member_id, cause, points, rule_id, rule_version)
+        return 0
+    cleared = post(session, TransferRequest(
+        id=transfer_id("pending-cleared", cause), debit_account_id=pending_account(member_id),
+        credit_account_id=ISSUANCE, amount=pending.amount, code="confirm" if confirmed else "reject",
+        member_id=member_id, source_type=pending.source_type, source_id=pending.source_id, reason=reason))
+    if not cleared.created:
+        return 0
+    if not confirmed:
+        emit(session, "points.reversed", member_id, points=pending.amount, transfer_id=str(cleared.transfer.id),
+             source_type=pending.source_type, source_id=pending.source_id, reason=reason or "not confirmed")
+        return 0
+    award = pending.amount if points is None else points
+    if award <= 0:
+        return 0
+    posted = post(session, TransferRequest(
+        id=transfer_id("earn", cause), debit_account_id=ISSUANCE, credit_account_id=available_account(member_id),
+        amount=award, code="earn", member_id=member_id, source_type=pending.source_type,
+        source_id=pending.source_id, rule_id=rule_id or pending.rule_id,
+        rule_version=rule_version or pending.rule_version, occurred_at=pending.occurred_at))
+    _open_lot(session, posted.transfer)
+    _add_lifetime(session, member_id, award)
+    emit(session, "points.confirmed", member_id, points=award, transfer_id=str(posted.transfer.id),
+         source_type=pending.source_type, source_id=pending.source_id,
+         available=balance(session, member_id).available)
+    return award
+
+
+def _confirm_without_pending(session, member_id, cause, points, rule_id, rule_version) -> int:
+    source_type, _, source_id = cause.partition(":")
+    posted = earn(session, member_id=member_id, points=points, source_type=source_type, source_id=source_id,
+                  cause=cause, rule_id=rule_id, rule_version=rule_version)
+    return points if posted.created else 0
+
+
+# --- holds: hold → capture or release, at most once ------------------------------------------------
+
+def hold(session: Session, *, member_id: str, points: int, id: uuid.UUID, timeout_at: datetime,
+         source_type: str, source_id: str, reason: str | None = None) -> Posted:
+    ensure_member(session, member_id)
+    return post(session, TransferRequest(
+        id=id, debit_account_id=available_account(member_id), credit_account_id=REDEMPTIONS, amount=points,
+        code="hold", member_id=member_id, source_type=source_type, source_id=source_id, reason=reason,
+        pending=True, timeout_at=timeout_at))
+
+
+def capture(session: Session, hold_id: uuid.UUID, *, id: uuid.UUID, actor: str | None = None) -> Posted:
+    held = _require_hold(session, hold_id)
+    posted = post(session, TransferRequest(
+        id=id, debit_account_id=held.debit_account_id, credit_account_id=held.credit_account_id,
+        amount=held.amount, code="capture", member_id=held.member_id, source_type=held.source_type,
+        source_id=held.source_id, actor=actor, pending_id=held.id))
+    if posted.created:
+        _consume_lots(session, held.member_id, held.amount)
+    return posted
+
+
+def release(session: Session, hold_id: uuid.UUID, *, id: uuid.UUID, reason: str) -> Posted:
+    held = _require_hold(session, hold_id)
+    return post(session, TransferRequest(
+        id=id, debit_account_id=held.debit_account_id, credit_account_id=held.credit_account_id,
+        amount=held.amount, code="release", member_id=held.member_id, source_type=held.source_type,
+        source_id=held.source_id, reason=reason, pending_id=held.id))
+
+
+def _require_hold(session: Session, hold_id: uuid.UUID) -> Transfer:
+    held = session.get(Transfer, hold_id)
+    if held is None or not held.pending:
+        raise NotFound(f"No hold {hold_id}.", field="hold_id")
+    return held
+
+
+def resolution_of(session: Session, hold_id: uuid.UUID) -> Transfer | None:
+    return session.execute(sa.select(Transfer).where(Transfer.pending_id == hold_id)).scalar()
+
+
+def release_timed_out_holds(session: Session, *, at: datetime | None = None, limit: int = 500) -> int:
+    """The safety net: holds nobody captured or released by their timeout are released."""
+    at = at or now()
+    resolved = sa.select(Transfer.pending_id).where(Transfer.pending_id.is_not(None))
+    due = session.execute(
+        sa.select(Transfer).where(Transfer.pending.is_(True), Transfer.timeout_at <= at,
+                                  Transfer.id.not_in(resolved))
+        .order_by(Transfer.timeout_at).limit(limit).with_for_update(skip_locked=True)
+    ).scalars().all()
+    for held in due:
+        released = release(session, held.id, id=transfer_id("release", held.id), reason="timeout")
+        emit(session, "points.released", held.member_id, points=held.amount, transfer_id=str(released.transfer.id),
+             source_type=held.source_type, source_id=held.source_id,
+             redemption_id=held.source_id if held.source_type == "redemption" else None, reason="timeout",
+             available=balance(session, held.member_id).available)
+    return len(due)
+
+
+# --- expiry -----------------------------------------------------------------------------------------
+
+def expire_due_lots(session: Session, *, at: datetime | None = None, limit: int = 500) -> int:
+    """Expire what is left of lots past their date. Points a hold has reserved stay until the hold
+    is captured (which spends them) or released (after which the next run expires them)."""
+    at = at or now()
+    lots = session.execute(
+        sa.select(Lot).where(Lot.expires_at <= at, Lot.remaining > 0).order_by(Lot.expires_at, Lot.id)
+        .limit(limit).with_for_update(skip_locked=True)
+    ).scalars().all()
+    expired = 0
+    for lot in lots:
+        account = _lock(session, [available_account(lot.member_id)])[available_account(lot.member_id)]
+        amount = min(lot.remaining, max(0, _available(account)))
+        if amount <= 0:
+            continue
+        posted = post(session, TransferRequest(
+            id=transfer_id("expire", lot.id, lot.remaining), debit_account_id=account.id,
+            credit_account_id=BREAKAGE, amount=amount, code="expire", member_id=lot.member_id,
+            source_type="lot", source_id=str(lot.id)))
+        _consume_lots(session, lot.member_id, amount, lot=lot)
+        emit(session, "points.expired", lot.member_id, points=amount, transfer_id=str(posted.transfer.id),
+             expires_at=lot.expires_at.isoformat(), available=_available(account))
+        expired += 1
+    return expired
+
+
+def warn_expiring_lots(session: Session, *, at: datetime | None = None, ahead: timedelta = timedelta(days=30),
+                       limit: int = 500) -> int:
+    """`points.expiring_soon` once per lot, `ahead` of its expiry."""
+    at = at or now()
+    lots = session.execute(
+        sa.select(Lot).where(Lot.expires_at <= at + ahead, Lot.expires_at > at, Lot.remaining > 0,
+                             Lot.warned_at.is_(None))
+        .order_by(Lot.expires_at).limit(limit).with_for_update(skip_locked=True)
+    ).scalars().all()
+    for lot in lots:
+        lot.warned_at = at
+        emit(session, "points.expiring_soon", lot.member_id, points=lot.remaining,
+             expires_at=lot.expires_at.isoformat(), source_type="lot", source_id=str(lot.id))
+    return len(lots)
+
+
+# --- corrections, adjustments, donations -----------------------------------------------------------
+
+def reverse(session: Session, original: Transfer, *, cause: str, reason: str) -> Posted | None:
+    """Take back what an earn gave, as far as the member still has it (never below zero)."""
+    account = _lock(session, [available_account(original.member_id)])[available_account(original.member_id)]
+    amount = min(original.amount, max(0, _available(account)))
+    shortfall = original.amount - amount
+    _add_lifetime(session, original.member_id, -original.amount)
+    if amount <= 0:
+        return None
+    posted = debit_available(session, member_id=original.member_id, amount=amount, to_account=ISSUANCE,
+                             code="reverse", id=transfer_id("reverse", cause), reason=reason,
+                             source_type=original.source_type, source_id=original.source_id,
+                             details={"reverses": str(original.id), "shortfall": shortfall})
+    emit(session, "points.reversed", original.member_id, points=amount, transfer_id=str(posted.transfer.id),
+         source_type=original.source_type, source_id=original.source_id, reason=reason,
+         available=_available(account))
+    return posted
+
+
+def adjust(session: Session, *, member_id: str, points: int, reason: str, actor: str, key: str) -> Posted:
+    """An audited correction by council staff: positive credits, negative debits (never below zero)."""
+    if points == 0:
+        raise Invalid("An adjustment moves a non-zero number of points.", field="points")
+    if session.get(Member, member_id) is None:
+        raise NotFound(f"No member {member_id}.", field="member_id")
+    id = transfer_id("adjust", key)
+    if points > 0:
+        posted = post(session, TransferRequest(
+            id=id, debit_account_id=ISSUANCE, credit_account_id=available_account(member_id), amount=points,
+            code="adjust", member_id=member_id, reason=reason, actor=actor))
+        if posted.created:
+            _open_lot(session, posted.transfer)
+    else:
+        posted = debit_available(session, member_id=member_id, amount=-points, to_account=ISSUANCE, code="adjust",
+                                 id=id, reason=reason, actor=actor)
+    if posted.created:
+        emit(session, "points.adjusted", member_id, points=points, transfer_id=str(id), reason=reason,
+             available=balance(session, member_id).available)
+    return posted
+
+
+def add_group(session: Session, group_id: str, name: str) -> tuple[CommunityGroup, bool]:
+    existing = session.get(CommunityGroup, group_id)
+    if existing is not None:
+        return existing, False
+    group = CommunityGroup(group_id=group_id, name=name)
+    session.add(group)
+    session.execute(insert(Account).values(id=group_account(group_id), kind="community_group")
+                    .on_conflict_do_nothing())
+    session.flush()
+    return group, True
+
+
+def donate(session: Session, *, member_id: str, group_id: str, points: int, key: str, actor: str) -> Posted:
+    if session.get(CommunityGroup, group_id) is None:
+        raise NotFound(f"No community group {group_id}.", field="group_id")
+    if session.get(Member, member_id) is None:
+        raise NotFound(f"No member {member_id}.", field="member_id")
+    posted = debit_available(session, member_id=member_id, amount=points, to_account=group_account(group_id),
+                             code="donate", id=transfer_id("donate", key), actor=actor,
+                             source_type="community_group", source_id=group_id)
+    if posted.created:
+        emit(session, "points.donated", member_id, points=points, transfer_id=str(posted.transfer.id),
+             source_type="community_group", source_id=group_id, available=balance(session, member_id).available)
+    return posted
+
+
+def group_total(session: Session, group_id: str) -> int:
+    return session.execute(sa.select(sa.func.coalesce(sa.func.sum(Transfer.amount), 0))
+                           .where(Transfer.credit_account_id == group_account(group_id))).scalar()
+
+
+# --- reading ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Balance:
@@ -132,39 +515,33 @@ class Balance:
     pending: int
     held: int
     lifetime_earned: int
+    tier: str
 
 
 def balance(session: Session, member_id: str) -> Balance | None:
-    member = session.get(Member, member_id)
-    if member is None:
+    row = session.execute(
+        sa.select(Member.lifetime_earned, Member.tier, Account.kind, Account.credits_posted, Account.debits_posted,
+                  Account.debits_pending)
+        .join(Account, Account.member_id == Member.member_id).where(Member.member_id == member_id)
+    ).all()
+    if not row:
         return None
-    accounts = {a.kind: a for a in session.execute(
-        sa.select(Account).where(Account.member_id == member_id)).scalars()}
-    main = accounts["member_available"]
-    pending = accounts["member_pending"]
-    return Balance(
-        member_id=member_id,
-        available=main.credits_posted - main.debits_posted - main.debits_pending,
-        pending=pending.credits_posted - pending.debits_posted,
-        held=main.debits_pending,
-        lifetime_earned=member.lifetime_earned,
-    )
+    accounts = {r.kind: r for r in row}
+    main, pending = accounts["member_available"], accounts["member_pending"]
+    return Balance(member_id=member_id,
+                   available=main.credits_posted - main.debits_posted - main.debits_pending,
+                   pending=pending.credits_posted - pending.debits_posted, held=main.debits_pending,
+                   lifetime_earned=row[0].lifetime_earned, tier=row[0].tier)
 
 
-def earn(session: Session, *, member_id: str, points: int, source_type: str, source_id: str,
-         cause: str, rule_id: str | None = None, rule_version: int | None = None,
-         when: datetime | None = None) -> Posted:
-    """Issue points to a member for something they did; counted towards their lifetime total."""
-    ensure_member(session, member_id)
-    posted = post(session, TransferRequest(
-        id=transfer_id("earn", cause), debit_account_id=ISSUANCE,
-        credit_account_id=available_account(member_id), amount=points, code="earn",
-        member_id=member_id, source_type=source_type, source_id=source_id,
-        rule_id=rule_id, rule_version=rule_version))
-    if posted.created:
-        session.execute(sa.update(Member).where(Member.member_id == member_id)
-                        .values(lifetime_earned=Member.lifetime_earned + points))
-    return posted
+def expiring(session: Session, member_id: str, *, within: timedelta = timedelta(days=30),
+             at: datetime | None = None) -> list[dict]:
+    at = at or now()
+    rows = session.execute(
+        sa.select(Lot.expires_at, Lot.remaining).where(Lot.member_id == member_id, Lot.remaining > 0,
+                                                       Lot.expires_at <= at + within)
+        .order_by(Lot.expires_at)).all()
+    return [{"points": r.remaining, "expires_at": r.expires_at} for r in rows]
 
 
 def history(session: Session, member_id: str, *, limit: int, before_seq: int | None) -> list[Transfer]:
@@ -175,8 +552,12 @@ def history(session: Session, member_id: str, *, limit: int, before_seq: int | N
 
 
 def signed_amount(transfer: Transfer, member_id: str) -> int:
-    """Points in (+) or out (−) of the member's available account."""
+    """Points into (+) or out of (−) the member's available balance; a hold shows as its amount out."""
     mine = available_account(member_id)
+    if transfer.code == "release":
+        return transfer.amount
+    if transfer.code == "capture":
+        return 0
     if transfer.credit_account_id == mine:
         return transfer.amount
     if transfer.debit_account_id == mine:

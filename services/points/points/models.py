@@ -63,6 +63,8 @@ class Transfer(Base):
     rule_version: Mapped[int | None] = mapped_column(sa.Integer)
     reason: Mapped[str | None] = mapped_column(sa.Text)
     actor: Mapped[str | None] = mapped_column(sa.Text)
+    occurred_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    details: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
     __table_args__ = (
@@ -70,3 +72,70 @@ class Transfer(Base):
         sa.CheckConstraint("debit_account_id <> credit_account_id", name="transfers_distinct_accounts"),
         sa.Index("transfers_member_history", "member_id", sa.text("seq DESC")),
     )
+
+
+class Lot(Base):
+    """Points earned together, spent oldest first and expiring together.
+
+    Invariant: a member's unexpired and expired-but-held lots add up to the posted balance."""
+
+    __tablename__ = "lots"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    member_id: Mapped[str] = mapped_column(sa.Text)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("transfers.id"), unique=True)
+    points: Mapped[int] = mapped_column(sa.BigInteger)
+    remaining: Mapped[int] = mapped_column(sa.BigInteger)
+    earned_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    warned_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (
+        sa.CheckConstraint("remaining >= 0 AND remaining <= points", name="lots_remaining_in_range"),
+        sa.Index("lots_member_fifo", "member_id", "expires_at", "id", postgresql_where=sa.text("remaining > 0")),
+        sa.Index("lots_expiry", "expires_at", postgresql_where=sa.text("remaining > 0")),
+    )
+
+
+class Earning(Base):
+    """The ledger's view of an activity that earns (a journey, an attendance): which revision it has
+    credited, so corrections, voids and late or repeated events land exactly once."""
+
+    __tablename__ = "earnings"
+
+    source_type: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    source_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    member_id: Mapped[str] = mapped_column(sa.Text)
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.Text)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("transfers.id"))
+    points: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    occurred_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    minutes: Mapped[int | None] = mapped_column(sa.Integer)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    __table_args__ = (sa.Index("earnings_member_day", "member_id", "source_type", "occurred_at"),)
+
+
+class Rule(Base):
+    """One version of an earning rule; the version in force at an activity's time is the newest whose
+    `effective_from` has passed (and whose `effective_to`, if any, has not)."""
+
+    __tablename__ = "rules"
+
+    rule_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.Text)
+    effective_from: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    effective_to: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    definition: Mapped[dict] = mapped_column(sa.JSON)
+    created_by: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class CommunityGroup(Base):
+    __tablename__ = "community_groups"
+
+    group_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())

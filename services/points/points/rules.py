@@ -1,19 +1,277 @@
-"""Earning rules. The default scheme until rules become editable data: a journey earns by mode."""
+"""Earning rules as data: what an activity is worth, when, and up to what limit.
+
+Each rule has versions; the version in force at an activity's time is the newest whose
+`effective_from` has passed (unless its `effective_to` has too). Every award records the rules and
+versions that produced it, so a member can be told why they got what they got.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-DEFAULT_RULE_ID = "journey-by-mode"
-DEFAULT_RULE_VERSION = 1
-POINTS_BY_MODE = {"bus": 10, "tram": 10, "rail": 15, "train": 15, "ferry": 10, "other": 10}
+import sqlalchemy as sa
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy.orm import Session
+
+from rewards_shared.errors import Invalid
+from rewards_shared.events.schemas import MODES
+
+from .models import Earning, Rule
+
+LONDON = "Europe/London"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TIME = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM (24-hour).")
 
 
-@dataclass(frozen=True)
+class _Definition(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class JourneyRule(_Definition):
+    points_by_mode = fields.Dict(keys=fields.String(validate=validate.OneOf(MODES)),
+                                 values=fields.Integer(validate=validate.Range(min=0, max=10_000)), required=True)
+
+
+class Window(_Definition):
+    days = fields.List(fields.String(validate=validate.OneOf(DAYS)), required=True, validate=validate.Length(min=1))
+    start = fields.String(required=True, validate=TIME)
+    end = fields.String(required=True, validate=TIME)
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data["start"] >= data["end"]:
+            raise ValidationError("start must be before end.", "end")
+
+
+class OffPeakRule(_Definition):
+    bonus = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000))
+    peak = fields.List(fields.Nested(Window), required=True)
+    timezone = fields.String(load_default=LONDON)
+
+
+class VolunteeringRule(_Definition):
+    points_per_hour = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000))
+    min_minutes = fields.Integer(load_default=30, validate=validate.Range(min=0, max=24 * 60))
+    max_hours_per_day = fields.Float(load_default=8, validate=validate.Range(min=0, max=24))
+    timezone = fields.String(load_default=LONDON)
+
+
+class CapRule(_Definition):
+    activity = fields.String(required=True, validate=validate.OneOf(("journey",)))
+    per_day = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0))
+    per_week = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0))
+    timezone = fields.String(load_default=LONDON)
+
+    @validates_schema
+    def _some_limit(self, data, **kwargs):
+        if data.get("per_day") is None and data.get("per_week") is None:
+            raise ValidationError("Give per_day, per_week or both.", "per_day")
+
+
+class Area(_Definition):
+    stop_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class CampaignRule(_Definition):
+    multiplier = fields.Float(required=True, validate=validate.Range(min=0, max=10, min_inclusive=False))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    activity = fields.String(load_default="journey", validate=validate.OneOf(("journey", "volunteering")))
+    mode = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(MODES))
+    area = fields.Nested(Area, allow_none=True, load_default=None)
+
+    @validates_schema
+    def _window(self, data, **kwargs):
+        if data["starts_at"] >= data["ends_at"]:
+            raise ValidationError("starts_at must be before ends_at.", "ends_at")
+
+
+KINDS: dict[str, Schema] = {
+    "journey": JourneyRule(), "off_peak": OffPeakRule(), "volunteering": VolunteeringRule(),
+    "cap": CapRule(), "campaign": CampaignRule(),
+}
+
+
+
+def validate_definition(kind: str, definition: dict) -> dict:
+    """The canonical definition for `kind`, or Invalid naming every bad field."""
+    schema = KINDS.get(kind)
+    if schema is None:
+        raise Invalid(f"Unknown rule kind {kind!r}.", field="kind")
+    try:
+        loaded = schema.load(definition)
+        if "timezone" in loaded:
+            _zone(loaded["timezone"])
+    except ValidationError as error:
+        raise Invalid("The rule definition is not valid.", errors=_prefixed(error.normalized_messages())) from None
+    except (KeyError, ValueError):
+        raise Invalid("Unknown time zone.", field="definition.timezone") from None
+    return schema.dump(loaded)
+
+
+def _prefixed(messages, prefix="definition") -> dict:
+    flat = {}
+    for key, value in messages.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            flat.update(_prefixed(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except Exception:
+        raise ValueError(name) from None
+
+
+def add_version(session: Session, *, rule_id: str, kind: str, definition: dict, effective_from: datetime,
+                effective_to: datetime | None, actor: str) -> Rule:
+    canonical = validate_definition(kind, definition)
+    if effective_to is not None and effective_to <= effective_from:
+        raise Invalid("effective_to must be after effective_from.", field="effective_to")
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("rule:" + rule_id))))
+    latest = session.execute(sa.select(Rule).where(Rule.rule_id == rule_id).order_by(Rule.version.desc())
+                             .limit(1)).scalar()
+    if latest is not None and latest.kind != kind:
+        raise Invalid(f"Rule {rule_id} is a {latest.kind} rule; a new version must keep its kind.", field="kind")
+    rule = Rule(rule_id=rule_id, version=(latest.version + 1) if latest else 1, kind=kind, definition=canonical,
+                effective_from=effective_from, effective_to=effective_to, created_by=actor)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def in_force(session: Session, at: datetime) -> list[Rule]:
+    """For each rule, the version in force at `at` (rules ended by then are left out)."""
+    newest = session.execute(
+        sa.select(Rule).where(Rule.effective_from <= at)
+        .order_by(Rule.rule_id, Rule.version.desc()).distinct(Rule.rule_id)
+    ).scalars().all()
+    return [r for r in newest if r.effective_to is None or r.effective_to > at]
+
+
+@dataclass
 class Award:
     points: int
-    rule_id: str
-    rule_version: int
+    rule_id: str | None = None
+    rule_version: int | None = None
+    breakdown: list[dict] = field(default_factory=list)
+    minutes: int | None = None
+
+    def add(self, rule: Rule, **what) -> None:
+        self.breakdown.append({"rule_id": rule.rule_id, "version": rule.version, **what})
 
 
-def award_for_journey(journey: dict) -> Award:
-    return Award(POINTS_BY_MODE.get(journey["mode"], 0), DEFAULT_RULE_ID, DEFAULT_RULE_VERSION)
+def _local(at: datetime, zone: str) -> datetime:
+    return at.astimezone(_zone(zone))
+
+
+def _is_peak(definition: dict, at: datetime) -> bool:
+    local = _local(at, definition.get("timezone", LONDON))
+    day, clock = DAYS[local.weekday()], local.strftime("%H:%M")
+    return any(day in w["days"] and w["start"] <= clock < w["end"] for w in definition["peak"])
+
+
+def _day_bounds(at: datetime, zone: str, week: bool = False) -> tuple[datetime, datetime]:
+    """The local day (or Monday-to-Sunday week) around `at`, as UTC bounds."""
+    local = _local(at, zone)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if week:
+        start -= timedelta(days=local.weekday())
+    end = start + timedelta(days=7 if week else 1)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _credited_since(session: Session, member_id: str, source_type: str, start: datetime, end: datetime,
+                    column=sa.func.count()) -> int:
+    return session.execute(
+        sa.select(sa.func.coalesce(column, 0)).select_from(Earning).where(
+            Earning.member_id == member_id, Earning.source_type == source_type, Earning.status == "credited",
+            Earning.points > 0, Earning.occurred_at >= start, Earning.occurred_at < end)
+    ).scalar()
+
+
+def _campaign_multiplier(rules: list[Rule], award: Award, activity: str, at: datetime, mode: str | None,
+                         stops: set[str]) -> float:
+    best, chosen = 1.0, None
+    for rule in rules:
+        d = rule.definition
+        if rule.kind != "campaign" or d["activity"] != activity:
+            continue
+        starts, ends = datetime.fromisoformat(d["starts_at"]), datetime.fromisoformat(d["ends_at"])
+        if not (starts <= at < ends) or (d.get("mode") and d["mode"] != mode):
+            continue
+        if d.get("area") and not stops & set(d["area"]["stop_ids"]):
+            continue
+        if d["multiplier"] > best:
+            best, chosen = d["multiplier"], rule
+    if chosen is not None:
+        award.add(chosen, multiplier=best)
+    return best
+
+
+def award_for_journey(session: Session, member_id: str, journey: dict) -> Award:
+    """Points for a journey: by mode, plus the off-peak bonus, times the best campaign, within the caps."""
+    at = journey["started_at"]
+    rules = in_force(session, at)
+    award = Award(points=0)
+    base = next((r for r in rules if r.kind == "journey"), None)
+    if base is None:
+        return award
+    points = base.definition["points_by_mode"].get(journey["mode"], 0)
+    award.rule_id, award.rule_version = base.rule_id, base.version
+    award.add(base, points=points)
+    if points <= 0:
+        return award
+    for rule in rules:
+        if rule.kind == "off_peak" and not _is_peak(rule.definition, at):
+            points += rule.definition["bonus"]
+            award.add(rule, points=rule.definition["bonus"])
+    stops = {s for s in (journey.get("origin_stop_id"), journey.get("destination_stop_id")) if s}
+    points = round(points * _campaign_multiplier(rules, award, "journey", at, journey["mode"], stops))
+    for rule in rules:
+        if rule.kind == "cap" and rule.definition["activity"] == "journey" and _capped(session, member_id, rule, at):
+            award.add(rule, capped=True)
+            award.points = 0
+            return award
+    award.points = points
+    return award
+
+
+def _capped(session: Session, member_id: str, rule: Rule, at: datetime) -> bool:
+    d = rule.definition
+    zone = d.get("timezone", LONDON)
+    limits = ((d.get("per_day"), _day_bounds(at, zone)), (d.get("per_week"), _day_bounds(at, zone, week=True)))
+    return any(limit is not None and _credited_since(session, member_id, "journey", *bounds) >= limit
+               for limit, bounds in limits)
+
+
+def award_for_attendance(session: Session, member_id: str, *, started_at: datetime, minutes: int) -> Award:
+    """Points per confirmed hour, from the minimum duration, up to the daily maximum of hours."""
+    rules = in_force(session, started_at)
+    rule = next((r for r in rules if r.kind == "volunteering"), None)
+    award = Award(points=0, minutes=0)
+    if rule is None:
+        return award
+    d = rule.definition
+    award.rule_id, award.rule_version = rule.rule_id, rule.version
+    if minutes < d["min_minutes"]:
+        award.add(rule, points=0, reason=f"shorter than {d['min_minutes']} minutes")
+        return award
+    already = _credited_since(session, member_id, "attendance", *_day_bounds(started_at, d["timezone"]),
+                              column=sa.func.sum(Earning.minutes))
+    counted = max(0, min(minutes, int(d["max_hours_per_day"] * 60) - already))
+    points = round(counted * d["points_per_hour"] / 60)
+    points = round(points * _campaign_multiplier(rules, award, "volunteering", started_at, None, set()))
+    award.points, award.minutes = points, counted
+    award.add(rule, points=points, minutes=counted)
+    return award

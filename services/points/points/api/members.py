@@ -12,6 +12,7 @@ from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
 from rewards_shared.web import require
 
 from .. import ledger
+from ..models import Member
 
 blp = Blueprint("members", __name__, url_prefix="/v1/members", description="Members and their points")
 
@@ -35,11 +36,12 @@ class Expiring(Schema):
 
 class BalanceOut(Schema):
     member_id = fields.String()
-    available = fields.Integer()
-    pending = fields.Integer()
-    held = fields.Integer()
+    available = fields.Integer(metadata={"description": "Spendable now"})
+    pending = fields.Integer(metadata={"description": "Awaiting confirmation (e.g. volunteering)"})
+    held = fields.Integer(metadata={"description": "Reserved for redemptions in progress"})
     lifetime_earned = fields.Integer()
-    expiring = fields.List(fields.Nested(Expiring))
+    tier = fields.String()
+    expiring = fields.List(fields.Nested(Expiring), metadata={"description": "Points expiring in the next 30 days"})
 
 
 class TransactionOut(Schema):
@@ -51,6 +53,8 @@ class TransactionOut(Schema):
     rule_id = fields.String(allow_none=True)
     rule_version = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
+    occurred_at = fields.DateTime(allow_none=True)
+    details = fields.Dict(allow_none=True, metadata={"description": "Why: the rules and versions applied"})
     created_at = fields.DateTime()
 
 
@@ -72,7 +76,7 @@ class Members(MethodView):
         """Register a member (idempotent: 200 when already registered)."""
         with _db().transaction() as session:
             created = ledger.ensure_member(session, body["member_id"])
-            member = session.get(ledger.Member, body["member_id"])
+            member = session.get(Member, body["member_id"])
             if created:
                 outbox.add(session, Event.create("member.registered", "points", member.member_id, {
                     "member_id": member.member_id, "registered_at": member.registered_at.isoformat()}))
@@ -87,9 +91,10 @@ class MemberBalance(MethodView):
         """The member's available, pending and held points."""
         with _db().transaction() as session:
             current = ledger.balance(session, member_id)
-        if current is None:
-            abort(404, message=f"No member {member_id}.")
-        return {**current.__dict__, "expiring": []}
+            if current is None:
+                abort(404, message=f"No member {member_id}.")
+            expiring = ledger.expiring(session, member_id)
+        return {**current.__dict__, "expiring": expiring}
 
 
 @blp.route("/<member_id>/transactions")
@@ -101,7 +106,7 @@ class MemberTransactions(MethodView):
         """Ledger history, newest first."""
         cursor = decode_cursor(args["cursor"], 1)
         with _db().transaction() as session:
-            if session.get(ledger.Member, member_id) is None:
+            if session.get(Member, member_id) is None:
                 abort(404, message=f"No member {member_id}.")
             rows = ledger.history(session, member_id, limit=args["limit"] + 1,
                                   before_seq=int(cursor[0]) if cursor else None)
@@ -109,7 +114,8 @@ class MemberTransactions(MethodView):
         return {
             "items": [{"transfer_id": str(t.id), "points": ledger.signed_amount(t, member_id), "code": t.code,
                        "source_type": t.source_type, "source_id": t.source_id, "rule_id": t.rule_id,
-                       "rule_version": t.rule_version, "reason": t.reason, "created_at": t.created_at}
+                       "rule_version": t.rule_version, "reason": t.reason, "occurred_at": t.occurred_at,
+                       "details": t.details, "created_at": t.created_at}
                       for t in page],
             "next_cursor": encode_cursor(page[-1].seq) if more else None,
         }
