@@ -39,9 +39,12 @@ class Stack:
 
     @classmethod
     def for_tests(cls) -> Stack:
-        return cls(home=REPO_ROOT / ".local" / "test", kafka_port=19092, controller_port=19093,
-                   pg_port=54330, web_port_offset=10000, metrics_port_base=19101, db_prefix="test_",
-                   web_concurrency=1)
+        """`TEST_SLOT=N` moves the test stack to its own folder and ports (N × 100 higher)."""
+        slot = int(os.environ.get("TEST_SLOT") or 0)
+        shift = slot * 100
+        return cls(home=REPO_ROOT / ".local" / (f"test-{slot}" if slot else "test"), kafka_port=19092 + shift,
+                   controller_port=19093 + shift, pg_port=54330 + shift, web_port_offset=10000 + shift,
+                   metrics_port_base=19101 + shift, db_prefix="test_", web_concurrency=1)
 
     @property
     def keys(self) -> Path:
@@ -73,6 +76,7 @@ class Stack:
             "REWARDS_TOKEN_PUBLIC_KEY_FILE": str(self.keys / "token-public.pem"),
             "REWARDS_SIGNING_KEY_FILE": str(self.keys / "token-signing.pem"),
             "CARD_HMAC_KEY_FILE": str(self.keys / "card-hmac.key"),
+            "VOLUNTEERING_CODE_KEY_FILE": str(self.keys / "volunteering-code.key"),
             "REWARDS_CREDENTIALS_LOG": str(self.keys / "credentials.jsonl"),
             **self.extra_env,
         }
@@ -108,6 +112,10 @@ def ensure_keys(stack: Stack) -> None:
     if not card_key.exists():
         card_key.write_text(os.urandom(32).hex())
         card_key.chmod(0o600)
+    code_key = stack.keys / "volunteering-code.key"
+    if not code_key.exists():
+        code_key.write_text(os.urandom(32).hex())
+        code_key.chmod(0o600)
 
 
 def prepare(stack: Stack) -> dict[str, str]:
