@@ -1,0 +1,69 @@
+"""Deliveries: what was sent on which channel, what is waiting and what failed."""
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.web import require
+
+from .. import deliveries
+
+blp = Blueprint("deliveries", __name__, url_prefix="/v1", description="Messages sent or waiting, by channel")
+
+STATUSES = ("held", "pending", "sent", "failed", "cancelled", "digested")
+
+
+class DeliveryArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+
+
+class DeliveryOut(Schema):
+    id = fields.String()
+    member_id = fields.String()
+    kind = fields.String()
+    channel = fields.String()
+    status = fields.String(metadata={"description": "held (for the digest) → digested; pending → sent, failed "
+                                                    "(after the last attempt) or cancelled (no longer reachable)"})
+    attempts = fields.Integer()
+    not_before = fields.DateTime(metadata={"description": "Not sent before: the end of quiet hours, or the digest"})
+    next_attempt_at = fields.DateTime()
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+
+
+class DeliveryPage(Schema):
+    items = fields.List(fields.Nested(DeliveryOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+def _page(args, **where):
+    cursor = decode_cursor(args["cursor"], 1)
+    with current_app.extensions["database"].transaction() as session:
+        rows = deliveries.page(session, status=args["status"], limit=args["limit"] + 1,
+                               before_seq=int(cursor[0]) if cursor else None, **where)
+    items, more = rows[:args["limit"]], len(rows) > args["limit"]
+    return {"items": items, "next_cursor": encode_cursor(items[-1].seq) if more else None}
+
+
+@blp.route("/members/<member_id>/deliveries")
+class MemberDeliveries(MethodView):
+    @require("app")
+    @blp.arguments(DeliveryArgs, location="query")
+    @blp.response(200, DeliveryPage)
+    def get(self, args, member_id):
+        """One member's deliveries, newest first."""
+        return _page(args, member_id=member_id)
+
+
+@blp.route("/deliveries")
+class AllDeliveries(MethodView):
+    @require("admin")
+    @blp.arguments(DeliveryArgs, location="query")
+    @blp.response(200, DeliveryPage)
+    def get(self, args):
+        """Every delivery, newest first; `?status=failed` is what operators watch."""
+        return _page(args)

@@ -1,0 +1,66 @@
+"""Members as this service knows them: how to reach them, what they want to hear, and erasure."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from rewards_shared.errors import Gone
+
+from . import preferences
+from .models import Contact, Delivery, ErasedMember, InboxItem, Preference
+
+
+def is_erased(session: Session, member_id: str) -> bool:
+    return session.get(ErasedMember, member_id) is not None
+
+
+def _refuse_if_erased(session: Session, member_id: str) -> None:
+    if is_erased(session, member_id):
+        raise Gone(f"Member {member_id} has been erased; nothing more is kept for them.")
+
+
+def contacts(session: Session, member_id: str) -> Contact | None:
+    return session.get(Contact, member_id)
+
+
+def set_contacts(session: Session, member_id: str, *, email: str | None, phone: str | None,
+                 push_tokens: list[str]) -> Contact:
+    _refuse_if_erased(session, member_id)
+    values = dict(email=email, phone=phone, push_tokens=list(dict.fromkeys(push_tokens)), updated_at=sa.func.now())
+    session.execute(insert(Contact).values(member_id=member_id, **values)
+                    .on_conflict_do_update(index_elements=[Contact.member_id], set_=values))
+    session.expire_all()
+    return session.get(Contact, member_id)
+
+
+def forget_push_token(session: Session, member_id: str, token: str) -> None:
+    """The gateway says the app was uninstalled or the token replaced: stop using it."""
+    contact = session.get(Contact, member_id, with_for_update=True)
+    if contact and token in contact.push_tokens:
+        contact.push_tokens = [t for t in contact.push_tokens if t != token]
+
+
+def stored_preferences(session: Session, member_id: str) -> dict | None:
+    row = session.get(Preference, member_id)
+    return row.document if row else None
+
+
+def preferences_of(session: Session, member_id: str) -> dict:
+    return preferences.effective(stored_preferences(session, member_id))
+
+
+def set_preferences(session: Session, member_id: str, chosen: dict) -> dict:
+    _refuse_if_erased(session, member_id)
+    document = preferences.effective(chosen)
+    session.execute(insert(Preference).values(member_id=member_id, document=document)
+                    .on_conflict_do_update(index_elements=[Preference.member_id],
+                                           set_=dict(document=document, updated_at=sa.func.now())))
+    return document
+
+
+def erase(session: Session, member_id: str) -> None:
+    """Contacts, preferences, inbox and deliveries go; a marker keeps late events from writing again."""
+    for model in (Contact, Preference, InboxItem, Delivery):
+        session.execute(sa.delete(model).where(model.member_id == member_id))
+    session.execute(insert(ErasedMember).values(member_id=member_id).on_conflict_do_nothing())
