@@ -8,7 +8,7 @@ import click
 from rewards_shared.config import Settings
 from rewards_shared.db import Database
 
-from .verify import verify
+from .verify import snapshot, verify
 
 
 @click.group()
@@ -21,7 +21,7 @@ def verify_command() -> None:
     """Check every invariant; exit 1 on any breach."""
     database = Database(Settings.from_env("points").database_url)
     try:
-        with database.transaction() as session:
+        with snapshot(database) as session:
             report = verify(session)
     finally:
         database.dispose()

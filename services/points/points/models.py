@@ -139,3 +139,69 @@ class CommunityGroup(Base):
     group_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     name: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class Opportunity(Base):
+    """A volunteering session members check in to with the organiser's rotating code.
+
+    The code's secret is derived from a service key and the opportunity id, never stored."""
+
+    __tablename__ = "opportunities"
+
+    opportunity_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    organiser_id: Mapped[str] = mapped_column(sa.Text, index=True)
+    title: Mapped[str] = mapped_column(sa.Text)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    starts_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    latitude: Mapped[float | None] = mapped_column(sa.Float)
+    longitude: Mapped[float | None] = mapped_column(sa.Float)
+    radius_m: Mapped[int | None] = mapped_column(sa.Integer)
+    min_minutes: Mapped[int] = mapped_column(sa.Integer, server_default="30")
+    auto_confirm: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    created_by: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    __table_args__ = (
+        sa.CheckConstraint("ends_at > starts_at", name="opportunities_window_ordered"),
+        sa.CheckConstraint("(latitude IS NULL) = (longitude IS NULL) AND (latitude IS NULL) = (radius_m IS NULL)",
+                           name="opportunities_geofence_complete"),
+    )
+
+
+class Attendance(Base):
+    """One member's time at an opportunity: checked_in → awaiting_confirmation → confirmed | rejected
+    (or straight to confirmed when the opportunity auto-confirms); an open check-in left behind after
+    the opportunity closed becomes abandoned. Positions are not kept, only how far from the site they were."""
+
+    __tablename__ = "attendances"
+
+    attendance_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    opportunity_id: Mapped[str] = mapped_column(sa.ForeignKey("opportunities.opportunity_id"))
+    organiser_id: Mapped[str] = mapped_column(sa.Text)
+    member_id: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.Text)
+    checked_in_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    checked_out_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    minutes: Mapped[int | None] = mapped_column(sa.Integer)
+    confirmed_minutes: Mapped[int | None] = mapped_column(sa.Integer)
+    pending_points: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    check_in_distance_m: Mapped[int | None] = mapped_column(sa.Integer)
+    check_out_distance_m: Mapped[int | None] = mapped_column(sa.Integer)
+    decided_by: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('checked_in', 'awaiting_confirmation', 'confirmed', 'rejected', 'abandoned')",
+            name="attendances_status_known"),
+        sa.CheckConstraint("checked_out_at IS NULL OR checked_out_at > checked_in_at",
+                           name="attendances_out_after_in"),
+        sa.Index("attendances_one_open_per_member", "member_id", unique=True,
+                 postgresql_where=sa.text("status = 'checked_in'")),
+        sa.Index("attendances_member_recent", "member_id", sa.text("checked_in_at DESC")),
+        sa.Index("attendances_organiser_queue", "organiser_id", "status", "checked_in_at", "attendance_id"),
+    )

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from rewards_shared.errors import Invalid
@@ -154,7 +155,7 @@ def in_force(session: Session, at: datetime) -> list[Rule]:
     """For each rule, the version in force at `at` (rules ended by then are left out)."""
     newest = session.execute(
         sa.select(Rule).where(Rule.effective_from <= at)
-        .order_by(Rule.rule_id, Rule.version.desc()).distinct(Rule.rule_id)
+        .order_by(Rule.rule_id, Rule.version.desc()).ext(distinct_on(Rule.rule_id))
     ).scalars().all()
     return [r for r in newest if r.effective_to is None or r.effective_to > at]
 

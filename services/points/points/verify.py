@@ -43,8 +43,8 @@ class Report:
 
 
 def verify(session: Session, *, at: datetime | None = None, limit: int = 50) -> Report:
+    """Run in a REPEATABLE READ transaction (see `snapshot`) so every check sees the same moment."""
     at = at or datetime.now(UTC)
-    session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
     breaches: list[str] = []
     computed = {row.account: row for row in session.execute(text(_COMPUTED))}
     stored = {row.id: row for row in session.execute(text(
@@ -85,3 +85,10 @@ def verify(session: Session, *, at: datetime | None = None, limit: int = 50) -> 
     transfers = session.execute(text("SELECT count(*) FROM transfers")).scalar()
     return Report(accounts=len(stored), transfers=transfers, breaches=breaches[:limit] + (
         [f"… and {len(breaches) - limit} more"] if len(breaches) > limit else []))
+
+
+def snapshot(database) -> Session:
+    """A read-only session on one consistent snapshot of the ledger."""
+    connection = database.engine.connect().execution_options(isolation_level="REPEATABLE READ",
+                                                             postgresql_readonly=True)
+    return Session(bind=connection)
