@@ -8,9 +8,11 @@ from tests.support.api import ServiceClient
 
 
 @pytest.fixture(scope="module")
-def services(stack, stack_env):
-    """Every service's web process (gunicorn) and worker, started as subprocesses for this module."""
-    infos = discover()
+def services(request, stack, stack_env):
+    """The services' web processes (gunicorn) and workers, started as subprocesses for this module:
+    every service, or those the module names in `SERVICES`."""
+    wanted = getattr(request.module, "SERVICES", None)
+    infos = {name: info for name, info in discover().items() if wanted is None or name in wanted}
     devstack.services_up(stack, stack_env, infos)
     yield {name: stack.base_url(info) for name, info in infos.items()}
     devstack.services_down(stack, infos)
