@@ -22,7 +22,8 @@ def document(**chosen):
 
 def contact(**values):
     return Contact(member_id="m", email=values.get("email", "m@example.org"),
-                   phone=values.get("phone", "+447700900123"), push_tokens=values.get("push_tokens", ["device-a", "device-b"]))
+                   phone=values.get("phone", "+447700900123"),
+                   push_tokens=values.get("push_tokens", ["device-a", "device-b"]))
 
 
 def earned(points):
