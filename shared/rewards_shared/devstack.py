@@ -77,6 +77,7 @@ class Stack:
             "REWARDS_SIGNING_KEY_FILE": str(self.keys / "token-signing.pem"),
             "CARD_HMAC_KEY_FILE": str(self.keys / "card-hmac.key"),
             "VOLUNTEERING_CODE_KEY_FILE": str(self.keys / "volunteering-code.key"),
+            "VOUCHER_KEY_FILE": str(self.keys / "voucher.key"),
             "REWARDS_CREDENTIALS_LOG": str(self.keys / "credentials.jsonl"),
             **self.extra_env,
         }
@@ -116,6 +117,10 @@ def ensure_keys(stack: Stack) -> None:
     if not code_key.exists():
         code_key.write_text(os.urandom(32).hex())
         code_key.chmod(0o600)
+    voucher_key = stack.keys / "voucher.key"
+    if not voucher_key.exists():
+        voucher_key.write_text(os.urandom(32).hex())
+        voucher_key.chmod(0o600)
 
 
 def prepare(stack: Stack) -> dict[str, str]:

@@ -1,2 +1,55 @@
-"""Ledger events the redemption saga will react to (points.held, points.hold_rejected)."""
-HANDLERS: dict = {}
+"""Ledger events the redemption saga reacts to; each runs inside the consumer's transaction.
+
+Events about redemptions this service does not know are ignored, and every transition is
+guarded by the state it leaves, so a redelivery or a re-run after a crash changes nothing."""
+from __future__ import annotations
+
+import functools
+import uuid
+
+from sqlalchemy.orm import Session
+
+from rewards_shared.config import Settings
+from rewards_shared.events import Event
+
+from . import redemptions, vouchers
+
+
+@functools.cache
+def voucher_key() -> vouchers.VoucherKey:
+    return vouchers.VoucherKey(Settings.from_env("redemption").get_secret("VOUCHER_KEY"))
+
+
+def _redemption_id(data: dict) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(data.get("redemption_id") or "")
+    except ValueError:
+        return None
+
+
+def points_held(session: Session, event: Event) -> None:
+    data = event.load_data()
+    if (redemption_id := _redemption_id(data)) is not None:
+        redemptions.issue(session, voucher_key(), redemption_id, hold_transfer_id=data.get("transfer_id"))
+
+
+def hold_rejected(session: Session, event: Event) -> None:
+    data = event.load_data()
+    if (redemption_id := _redemption_id(data)) is not None:
+        redemptions.reject(session, redemption_id, data["reason"])
+
+
+def points_released(session: Session, event: Event) -> None:
+    """The ledger let a hold go by itself (its safety-net timeout): the voucher dies with it.
+
+    Releases we asked for (cancel, expiry) find the redemption already final and change nothing."""
+    data = event.load_data()
+    if (redemption_id := _redemption_id(data)) is not None:
+        redemptions.expire(session, redemption_id, f"hold_released: {data.get('reason') or 'unknown'}")
+
+
+HANDLERS = {
+    "points.held": points_held,
+    "points.hold_rejected": hold_rejected,
+    "points.released": points_released,
+}

@@ -1,0 +1,222 @@
+"""The redemption saga, as state transitions guarded by the current state.
+
+Every transition is a conditional UPDATE (… WHERE status = the state it leaves), so a repeat, a
+race between a till, a cancel and the expiry job, or a handler re-run after a crash changes
+nothing twice. Each transition writes its event to the outbox in the same transaction.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rewards_shared import outbox
+from rewards_shared.errors import Conflict, Gone, NotFound
+from rewards_shared.events import Event
+
+from . import catalogue, vouchers
+from .models import LIVE_STATUSES, Partner, Redemption, Reward
+
+SOURCE = "redemption"
+_REQUEST_NAMESPACE = uuid.UUID("5d0c6f52-4b8e-4d35-9a52-4c1f0a1e7a11")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Unavailable(Conflict):
+    """The reward cannot be redeemed now; `reason` says why (out_of_stock, closed…)."""
+
+
+def redemption_id_for(principal: str, idempotency_key: str) -> uuid.UUID:
+    """The same request (credential and key) always names the same redemption, even after a crash."""
+    return uuid.uuid5(_REQUEST_NAMESPACE, f"{principal}\n{idempotency_key}")
+
+
+def request(session: Session, *, redemption_id: uuid.UUID, member_id: str, reward_id: str,
+            at: datetime | None = None) -> Redemption:
+    """Reserve one unit of stock within the member's limit and start the saga (status pending)."""
+    existing = session.get(Redemption, redemption_id)
+    if existing is not None:
+        return existing
+    at = at or now()
+    # The reward's row lock serialises every request for it, so stock and limits are checked exactly.
+    reward = session.get(Reward, reward_id, with_for_update=True)
+    if reward is None:
+        raise NotFound(f"No reward {reward_id}.", field="reward_id")
+    existing = session.get(Redemption, redemption_id, populate_existing=True)
+    if existing is not None:
+        return existing
+    partner = session.get(Partner, reward.partner_id)
+    reason = catalogue.unavailable_because(reward, partner, at)
+    if reason:
+        raise Unavailable(f"Reward {reward_id} cannot be redeemed now ({reason}).", field="reward_id",
+                          reason=reason)
+    if reward.per_member_limit is not None and _live_count(session, member_id, reward_id) >= reward.per_member_limit:
+        raise Unavailable(f"Member {member_id} has reached the limit of {reward.per_member_limit} for this reward.",
+                          field="member_id", reason="member_limit_reached")
+    reward.stock -= 1
+    redemption = Redemption(
+        id=redemption_id, member_id=member_id, reward_id=reward.id, partner_id=reward.partner_id,
+        reward_title=reward.title, cost_points=reward.cost_points, funded_by=reward.funded_by,
+        settlement_pence=reward.settlement_pence, voucher_valid_days=reward.voucher_valid_days,
+        status="pending", requested_at=at, updated_at=at)
+    session.add(redemption)
+    session.flush()
+    _emit(session, "redemption.requested", redemption)
+    return redemption
+
+
+def _live_count(session: Session, member_id: str, reward_id: str) -> int:
+    return session.execute(sa.select(sa.func.count()).select_from(Redemption).where(
+        Redemption.member_id == member_id, Redemption.reward_id == reward_id,
+        Redemption.status.in_(LIVE_STATUSES))).scalar_one()
+
+
+def get(session: Session, redemption_id: uuid.UUID) -> Redemption:
+    found = session.get(Redemption, redemption_id, populate_existing=True)
+    if found is None:
+        raise NotFound(f"No redemption {redemption_id}.")
+    return found
+
+
+def history(session: Session, member_id: str, *, limit: int, before: tuple[datetime, uuid.UUID] | None = None):
+    query = (sa.select(Redemption).where(Redemption.member_id == member_id)
+             .order_by(Redemption.requested_at.desc(), Redemption.id.desc()).limit(limit))
+    if before is not None:
+        query = query.where(sa.tuple_(Redemption.requested_at, Redemption.id) < sa.tuple_(*before))
+    return list(session.execute(query).scalars())
+
+
+# --- transitions ------------------------------------------------------------------------------------
+
+def _transition(session: Session, redemption_id: uuid.UUID, leaving: tuple[str, ...], **values) -> Redemption | None:
+    """Move the redemption on if it is still in one of `leaving`; None when it had moved on already."""
+    moved = session.execute(
+        sa.update(Redemption).where(Redemption.id == redemption_id, Redemption.status.in_(leaving))
+        .values(updated_at=sa.func.now(), **values).returning(Redemption.id)
+    ).first()
+    return session.get(Redemption, redemption_id, populate_existing=True) if moved else None
+
+
+def _return_stock(session: Session, reward_id: str) -> None:
+    session.execute(sa.update(Reward).where(Reward.id == reward_id).values(stock=Reward.stock + 1))
+
+
+def issue(session: Session, key: vouchers.VoucherKey, redemption_id: uuid.UUID, *, hold_transfer_id: str | None,
+          at: datetime | None = None) -> Redemption | None:
+    """The points are held: give the member a voucher."""
+    at = at or now()
+    current = session.get(Redemption, redemption_id)
+    if current is None:
+        return None
+    code = key.code_for(redemption_id)
+    issued = _transition(session, redemption_id, ("pending",), status="issued", issued_at=at,
+                         voucher_hash=vouchers.fingerprint(code), hold_transfer_id=hold_transfer_id,
+                         expires_at=at + timedelta(days=current.voucher_valid_days))
+    if issued:
+        _emit(session, "redemption.issued", issued)
+    return issued
+
+
+def reject(session: Session, redemption_id: uuid.UUID, reason: str) -> Redemption | None:
+    """The points could not be held: give the stock back."""
+    rejected = _transition(session, redemption_id, ("pending",), status="rejected", reason=reason,
+                           ended_at=sa.func.now())
+    if rejected:
+        _return_stock(session, rejected.reward_id)
+        _emit(session, "redemption.rejected", rejected)
+    return rejected
+
+
+def cancel(session: Session, redemption_id: uuid.UUID) -> Redemption:
+    """The member changed their mind before using the voucher; the hold is released and stock returned."""
+    cancelled = _transition(session, redemption_id, ("pending", "issued"), status="cancelled",
+                            reason="cancelled_by_member", ended_at=sa.func.now())
+    if cancelled is None:
+        current = get(session, redemption_id)
+        if current.status == "cancelled":
+            return current
+        raise Conflict(f"Redemption {redemption_id} is {current.status} and can no longer be cancelled.",
+                       field="status", status_now=current.status)
+    _return_stock(session, cancelled.reward_id)
+    _emit(session, "redemption.cancelled", cancelled)
+    return cancelled
+
+
+def expire(session: Session, redemption_id: uuid.UUID, reason: str) -> Redemption | None:
+    expired = _transition(session, redemption_id, ("issued",), status="expired", reason=reason,
+                          ended_at=sa.func.now())
+    if expired:
+        _return_stock(session, expired.reward_id)
+        _emit(session, "redemption.expired", expired)
+    return expired
+
+
+def expire_due(session: Session, *, at: datetime | None = None, limit: int = 500) -> int:
+    """Expire unused vouchers past their date; several workers may run this side by side."""
+    at = at or now()
+    due = session.execute(
+        sa.select(Redemption.id).where(Redemption.status == "issued", Redemption.expires_at <= at)
+        .order_by(Redemption.expires_at).limit(limit).with_for_update(skip_locked=True)
+    ).scalars().all()
+    return sum(1 for redemption_id in due if expire(session, redemption_id, "voucher_expired"))
+
+
+# --- the till ---------------------------------------------------------------------------------------
+
+def voucher_for_partner(session: Session, code: str, partner_id: str, *, lock: bool = False) -> Redemption:
+    """The redemption behind a code, if it is one of this partner's; 404 alike for unknown and foreign codes."""
+    query = sa.select(Redemption).where(Redemption.voucher_hash == vouchers.fingerprint(code))
+    found = session.execute(query.with_for_update() if lock else query).scalar()
+    if found is None or found.partner_id != partner_id:
+        raise NotFound("No such voucher.", field="code")
+    return found
+
+
+def check_redeemable(redemption: Redemption, at: datetime) -> None:
+    if redemption.status == "redeemed":
+        raise Conflict("This voucher has already been used.", field="code", status_now="redeemed",
+                       redeemed_at=redemption.redeemed_at.isoformat())
+    if redemption.status == "cancelled":
+        raise Conflict("This voucher was cancelled by the member.", field="code", status_now="cancelled")
+    if redemption.status == "expired" or (redemption.expires_at is not None and redemption.expires_at <= at):
+        raise Gone("This voucher has expired.", field="code", status_now="expired",
+                   expired_at=redemption.expires_at.isoformat() if redemption.expires_at else None)
+    if redemption.status != "issued":
+        raise NotFound("No such voucher.", field="code")
+
+
+def validate(session: Session, code: str, partner_id: str, *, at: datetime | None = None) -> Redemption:
+    redemption = voucher_for_partner(session, code, partner_id)
+    check_redeemable(redemption, at or now())
+    return redemption
+
+
+def redeem(session: Session, code: str, partner_id: str, *, by: str, at: datetime | None = None) -> Redemption:
+    """Use the voucher once; the ledger captures the held points when it hears of it."""
+    at = at or now()
+    redemption = voucher_for_partner(session, code, partner_id, lock=True)
+    check_redeemable(redemption, at)
+    redeemed = _transition(session, redemption.id, ("issued",), status="redeemed", redeemed_at=at, redeemed_by=by,
+                           ended_at=at)
+    _emit(session, "redemption.completed", redeemed)
+    return redeemed
+
+
+# --- events -----------------------------------------------------------------------------------------
+
+def _emit(session: Session, event_type: str, redemption: Redemption) -> None:
+    outbox.add(session, Event.create(event_type, SOURCE, redemption.member_id, {
+        "member_id": redemption.member_id,
+        "redemption_id": str(redemption.id),
+        "reward_id": redemption.reward_id,
+        "partner_id": redemption.partner_id,
+        "cost_points": redemption.cost_points,
+        "reward_title": redemption.reward_title,
+        "expires_at": redemption.expires_at.isoformat() if redemption.expires_at else None,
+        "reason": redemption.reason,
+    }))
