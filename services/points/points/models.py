@@ -149,7 +149,7 @@ class Opportunity(Base):
     __tablename__ = "opportunities"
 
     opportunity_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
-    organiser_id: Mapped[str] = mapped_column(sa.Text, index=True)
+    organiser_id: Mapped[str] = mapped_column(sa.Text)
     title: Mapped[str] = mapped_column(sa.Text)
     description: Mapped[str | None] = mapped_column(sa.Text)
     starts_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
@@ -204,4 +204,5 @@ class Attendance(Base):
                  postgresql_where=sa.text("status = 'checked_in'")),
         sa.Index("attendances_member_recent", "member_id", sa.text("checked_in_at DESC")),
         sa.Index("attendances_organiser_queue", "organiser_id", "status", "checked_in_at", "attendance_id"),
+        sa.Index("attendances_opportunity", "opportunity_id", "checked_in_at"),
     )
