@@ -1,23 +1,27 @@
 """Linking a member's card, so their taps become their journeys."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rewards_shared.errors import Conflict, NotFound
+from rewards_shared.errors import Conflict, Invalid, NotFound
 
+from . import journeys
 from .cards import CardHasher, hint
-from .ingest import announce
-from .models import CardLink, Journey
+from .models import CardLink, Operator
 
-RETROACTIVE_WINDOW = timedelta(days=14)
+RETROACTIVE_WINDOW = journeys.RETROACTIVE_WINDOW
 
 
-def link(session: Session, hasher: CardHasher, *, member_id: str, operator_id: str,
-         card_ref: str) -> tuple[CardLink, bool]:
-    """Link the card to the member; (link, created). A card linked to someone else is a conflict."""
+def link(session: Session, hasher: CardHasher, *, member_id: str, operator_id: str, card_ref: str,
+         now: datetime | None = None) -> tuple[CardLink, bool]:
+    """Link the card to the member; (link, created). A card linked to someone else is a conflict.
+    The card's journeys from the retroactive window before now become the member's."""
+    if session.get(Operator, operator_id) is None:
+        raise Invalid(f"Operator {operator_id} is not registered.", field="operator_id")
+    now = now or datetime.now(UTC)
     card_hash = hasher(operator_id, card_ref)
     session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(operator_id + card_hash.hex()))))
     existing = _active(session, operator_id, card_hash)
@@ -25,28 +29,17 @@ def link(session: Session, hasher: CardHasher, *, member_id: str, operator_id: s
         if existing.member_id != member_id:
             raise Conflict("This card is already linked to another member.", field="card_ref")
         return existing, False
-    created = CardLink(operator_id=operator_id, card_hash=card_hash, card_hint=hint(card_ref), member_id=member_id)
+    created = CardLink(operator_id=operator_id, card_hash=card_hash, card_hint=hint(card_ref), member_id=member_id,
+                       linked_at=now)
     session.add(created)
     session.flush()
-    credit_earlier_journeys(session, created)
+    journeys.enqueue(session, operator_id, [(card_hash, now - RETROACTIVE_WINDOW)], due_at=now)
+    journeys.drain(session, now=now, operator_id=operator_id, cards=[card_hash], limit=1)
     return created, True
 
 
-def credit_earlier_journeys(session: Session, card_link: CardLink) -> int:
-    """Journeys the card made before it was linked, within the window, become the member's."""
-    earlier = session.execute(
-        sa.select(Journey).where(Journey.operator_id == card_link.operator_id,
-                                 Journey.card_hash == card_link.card_hash, Journey.member_id.is_(None),
-                                 Journey.started_at >= card_link.linked_at - RETROACTIVE_WINDOW)
-        .order_by(Journey.started_at)
-    ).scalars().all()
-    for journey in earlier:
-        journey.member_id = card_link.member_id
-        announce(session, journey)
-    return len(earlier)
-
-
 def unlink(session: Session, hasher: CardHasher, *, operator_id: str, card_ref: str) -> None:
+    """Later journeys of the card earn nothing; those already credited stay credited."""
     existing = _active(session, operator_id, hasher(operator_id, card_ref))
     if existing is None:
         raise NotFound("No such card link.")

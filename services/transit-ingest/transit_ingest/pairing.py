@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,6 +71,24 @@ def distance_km(a: TapView, b: TapView) -> float | None:
     """Great-circle distance between two taps' positions, when both have one."""
     if None in (a.latitude, a.longitude, b.latitude, b.longitude):
         return None
-    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    return great_circle_km((a.latitude, a.longitude), (b.latitude, b.longitude))
+
+
+def great_circle_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return round(2 * 6371.0088 * math.asin(math.sqrt(h)), 3)
+
+
+def estimate_distance(on: TapView, off: TapView | None,
+                      stops: Mapping[str, tuple[float, float]]) -> tuple[float | None, str | None]:
+    """(km, source): from the taps' own positions, else from their stops' positions, else unknown."""
+    if off is None:
+        return None, None
+    from_taps = distance_km(on, off)
+    if from_taps is not None:
+        return from_taps, "taps"
+    origin, destination = stops.get(on.stop_id or ""), stops.get(off.stop_id or "")
+    if origin and destination:
+        return great_circle_km(origin, destination), "stops"
+    return None, None

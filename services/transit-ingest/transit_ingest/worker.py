@@ -1,6 +1,33 @@
-from rewards_shared import worker
+"""The transit-ingest worker: the outbox relay, operator files, and the pairing queue (timeouts)."""
+from __future__ import annotations
 
-SPEC = worker.WorkerSpec(service="transit-ingest", topics=[], handlers={})
+from rewards_shared import worker
+from rewards_shared.config import Settings
+from rewards_shared.db import Database
+
+from . import feeds, journeys
+from .cards import CardHasher
+
+
+def process_feeds(database: Database, settings: Settings) -> int:
+    return feeds.process_waiting(database, CardHasher(settings.get_secret("CARD_HMAC_KEY")))
+
+
+def pair_due_cards(database: Database, settings: Settings) -> int:
+    """Cards with new taps nobody paired yet, and tap-ons whose timeout has run out (→ incomplete)."""
+    total = 0
+    while True:
+        with database.transaction() as session:
+            paired = journeys.drain(session)
+        total += paired
+        if paired == 0:
+            return total
+
+
+SPEC = worker.WorkerSpec(service="transit-ingest", topics=[], handlers={}, jobs=[
+    worker.PeriodicJob("feeds", every_seconds=1.0, run=process_feeds),
+    worker.PeriodicJob("pairing", every_seconds=15.0, run=pair_due_cards),
+])
 
 if __name__ == "__main__":
     worker.run(SPEC)

@@ -35,7 +35,7 @@ class CardLinks(MethodView):
     @blp.arguments(NewLink)
     @blp.response(201, LinkOut)
     def post(self, body):
-        """Link a card to a member (200 when it already is); earlier taps within 14 days count."""
+        """Link a card to a member (200 when it already is); journeys from the 14 days before count."""
         with current_app.extensions["database"].transaction() as session:
             link, created = links.link(session, current_app.extensions["card_hasher"], **body)
         return link, 201 if created else 200

@@ -6,9 +6,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 
-from rewards_shared.web import current_principal, require
+from rewards_shared.web import require
 
-from .. import ingest
+from .. import ingest, operators
+from .access import authorize_operator
 
 blp = Blueprint("taps", __name__, url_prefix="/v1/operators", description="Operator tap feeds")
 
@@ -25,15 +26,11 @@ class RowErrorOut(Schema):
 
 
 class BatchResult(Schema):
-    accepted = fields.Integer()
+    accepted = fields.Integer(metadata={"description": "New taps"})
+    replaced = fields.Integer(metadata={"description": "Taps sent before whose content changed"})
     duplicates = fields.Integer()
     rejected = fields.Integer()
     errors = fields.List(fields.Nested(RowErrorOut))
-
-
-def authorize_operator(operator_id: str) -> None:
-    if not current_principal().acts_for("operator", operator_id):
-        abort(403, message=f"This credential does not act for operator {operator_id}.")
 
 
 @blp.route("/<operator_id>/taps")
@@ -50,7 +47,10 @@ class Taps(MethodView):
                   errors={"taps": [f"{len(rows)} taps sent"]})
         valid, errors = ingest.validate_rows(rows)
         with current_app.extensions["database"].transaction() as session:
-            result = ingest.ingest(session, operator_id, [tap for _, tap in valid],
-                                   current_app.extensions["card_hasher"])
-        return {"accepted": result.accepted, "duplicates": result.duplicates,
-                "rejected": len({e.index for e in errors}), "errors": [e.__dict__ for e in errors]}
+            operators.active(session, operator_id)
+            result = ingest.ingest(session, operator_id, valid, current_app.extensions["card_hasher"])
+        response = {"accepted": result.accepted, "duplicates": result.duplicates,
+                    "rejected": len({e.index for e in errors}), "errors": [e.__dict__ for e in errors]}
+        if result.replaced:
+            response["replaced"] = result.replaced
+        return response
