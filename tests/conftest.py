@@ -11,6 +11,7 @@ from rewards_shared.config import Settings
 from rewards_shared.db import Database, drop_database
 from rewards_shared.kafka import ensure_topics
 from rewards_shared.service import discover, migrate
+from tests.support.api import ServiceClient
 from tests.support.infra import provide
 
 
@@ -77,3 +78,23 @@ def issue_token(stack_env) -> Callable[[str], str]:
 @pytest.fixture
 def member_id() -> str:
     return f"m-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def services(request, stack, stack_env):
+    """The services' web processes (gunicorn) and workers, started as subprocesses for this module:
+    every service, or those the module names in `SERVICES`."""
+    wanted = getattr(request.module, "SERVICES", None)
+    infos = {name: info for name, info in discover().items() if wanted is None or name in wanted}
+    try:
+        devstack.services_up(stack, stack_env, infos)
+        yield {name: stack.base_url(info) for name, info in infos.items()}
+    finally:
+        devstack.services_down(stack, infos)
+
+
+@pytest.fixture
+def client(services, issue_token):
+    def make(service: str, role: str | None = "app") -> ServiceClient:
+        return ServiceClient(services[service], issue_token(role) if role else None)
+    return make
