@@ -207,3 +207,24 @@ def test_opportunities_belong_to_their_organiser(app, organiser, client, organis
         "title": "x", "starts_at": now().isoformat(), "ends_at": (now() - timedelta(hours=1)).isoformat()})
     assert backwards.status_code == 422 and set(backwards.json()["errors"]) == {"ends_at"}
     assert app.post("/v1/opportunities", headers={"Idempotency-Key": "k"}, json={}).status_code == 403
+
+
+def test_an_organiser_pages_through_its_attendances(app, organiser, client):
+    opportunity_id = create(organiser)["opportunity_id"]
+    code = organiser.get(f"/v1/opportunities/{opportunity_id}/code").json()["code"]
+    members = [f"m-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    for member_id in members:
+        assert app.post("/v1/members", json={"member_id": member_id}).status_code == 201
+        assert checkin(app, member_id, opportunity_id, code, "in").status_code == 201
+    seen, cursor = [], None
+    while True:
+        page = organiser.get("/v1/attendances", params={"opportunity_id": opportunity_id, "limit": 2,
+                                                        **({"cursor": cursor} if cursor else {})}).json()
+        seen += [a["member_id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == members
+    others = client("points", "organiser:someone-else").get("/v1/attendances",
+                                                            params={"opportunity_id": opportunity_id})
+    assert others.json()["items"] == []
