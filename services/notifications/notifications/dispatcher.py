@@ -27,8 +27,10 @@ def utcnow() -> datetime:
 
 
 class Dispatcher:
+    # The lease outlasts a whole batch against a peer that times out on every message (20 × 10 s), so a
+    # second worker never takes a delivery this one is still sending.
     def __init__(self, database: Database, channels: dict[str, Channel], *, policy: RetryPolicy | None = None,
-                 templates: Templates | None = None, batch: int = 50, lease: timedelta = timedelta(minutes=2),
+                 templates: Templates | None = None, batch: int = 20, lease: timedelta = timedelta(minutes=10),
                  clock=utcnow):
         self.database = database
         self.channels = channels

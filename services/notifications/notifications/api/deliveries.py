@@ -6,10 +6,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.pagination import PageArgs
 from rewards_shared.web import require
 
 from .. import deliveries
+from .paging import before_seq, page_of
 
 blp = Blueprint("deliveries", __name__, url_prefix="/v1", description="Messages sent or waiting, by channel")
 
@@ -41,12 +42,10 @@ class DeliveryPage(Schema):
 
 
 def _page(args, **where):
-    cursor = decode_cursor(args["cursor"], 1)
     with current_app.extensions["database"].transaction() as session:
-        rows = deliveries.page(session, status=args["status"], limit=args["limit"] + 1,
-                               before_seq=int(cursor[0]) if cursor else None, **where)
-    items, more = rows[:args["limit"]], len(rows) > args["limit"]
-    return {"items": items, "next_cursor": encode_cursor(items[-1].seq) if more else None}
+        rows = deliveries.page(session, status=args["status"], limit=args["limit"] + 1, before_seq=before_seq(args),
+                               **where)
+    return page_of(rows, args["limit"])
 
 
 @blp.route("/members/<member_id>/deliveries")

@@ -9,10 +9,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from rewards_shared.errors import NotFound
-from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.pagination import PageArgs
 from rewards_shared.web import require
 
 from .. import inbox
+from .paging import before_seq, page_of
 
 blp = Blueprint("inbox", __name__, url_prefix="/v1/members", description="Members' notifications")
 
@@ -61,12 +62,10 @@ class Notifications(MethodView):
     @blp.response(200, InboxPage)
     def get(self, args, member_id):
         """The member's notifications, newest first."""
-        cursor = decode_cursor(args["cursor"], 1)
         with _db().transaction() as session:
             rows = inbox.page(session, member_id, limit=args["limit"] + 1, unread_only=args["unread"],
-                              before_seq=int(cursor[0]) if cursor else None)
-        items, more = rows[:args["limit"]], len(rows) > args["limit"]
-        return {"items": items, "next_cursor": encode_cursor(items[-1].seq) if more else None}
+                              before_seq=before_seq(args))
+        return page_of(rows, args["limit"])
 
 
 @blp.route("/<member_id>/notifications/unread-count")
