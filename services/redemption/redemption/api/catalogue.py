@@ -166,7 +166,8 @@ class Rewards(MethodView):
     @blp.response(201, RewardOut)
     def post(self, body):
         """Add a reward to the catalogue (200 when the same reward exists already)."""
-        terms = {**body, "id": body.pop("reward_id")}
+        reward_id = body.pop("reward_id")
+        terms = {**body, "id": reward_id}
         with database().transaction() as session:
             reward, created = catalogue.add_reward(session, terms)
             return _reward_out(session, reward), 201 if created else 200
