@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards_shared import outbox
-from rewards_shared.errors import Conflict, Invalid, NotFound
+from rewards_shared.errors import Conflict, DomainError, Invalid, NotFound
 from rewards_shared.events import Event
 
 from . import ledger, rules
@@ -44,7 +44,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class CodesUnavailable(Conflict):
+class CodesUnavailable(DomainError):
     status = 503
     title = "Check-in codes unavailable"
 
