@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -54,6 +55,23 @@ def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
+        _wait_for_leaders(admin, [spec for spec in missing if spec.name in created])
         return created
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, specs: list[TopicSpec], timeout: float = 15.0) -> None:
+    """Return once every partition of the new topics has a leader, so clients see them at once."""
+    deadline = time.monotonic() + timeout
+    wanted = {spec.name: spec.partitions for spec in specs}
+    while wanted and time.monotonic() < deadline:
+        for topic in admin.describe_topics(list(wanted)):
+            partitions = topic.get("partitions") or []
+            if topic["error_code"] == 0 and len(partitions) == wanted.get(topic["name"]) \
+                    and all(p["leader_id"] >= 0 for p in partitions):
+                wanted.pop(topic["name"], None)
+        if wanted:
+            time.sleep(0.1)
+    if wanted:
+        log.warning("topics still without leaders", extra={"topics": sorted(wanted)})
