@@ -19,6 +19,7 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 limit_request_line = 8190
 forwarded_allow_ips = "127.0.0.1"
+control_socket_disable = True
 
 
 def child_exit(server, worker):

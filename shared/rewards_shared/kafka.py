@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -11,6 +12,8 @@ from kafka.errors import TopicAlreadyExistsError
 from .topics import TOPICS, TopicSpec
 
 log = logging.getLogger(__name__)
+
+REPLICATION_FACTOR = int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
 
 PRODUCER_SETTINGS = dict(
     acks="all",
@@ -51,7 +54,8 @@ def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list
         created = []
         for spec in missing:
             try:
-                admin.create_topics([NewTopic(spec.name, spec.partitions, 1, topic_configs=dict(spec.config))])
+                admin.create_topics([NewTopic(spec.name, spec.partitions, REPLICATION_FACTOR,
+                                              topic_configs=dict(spec.config))])
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass

@@ -36,4 +36,5 @@ def render() -> tuple[bytes, str]:
 
 
 def serve(port: int) -> None:
-    start_http_server(port, addr="127.0.0.1")
+    """Worker metrics; METRICS_BIND=0.0.0.0 inside a container so Prometheus can reach them."""
+    start_http_server(port, addr=os.environ.get("METRICS_BIND", "127.0.0.1"))
