@@ -12,11 +12,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from rewards_shared import outbox
@@ -77,8 +78,9 @@ def drain(session: Session, *, now: datetime | None = None, operator_id: str | N
     for row in due:
         by_operator[row.operator_id][row.card_hash] = row.since
     for operator, since in by_operator.items():
+        cards = _array(list(since), sa.LargeBinary)
         session.execute(sa.delete(PairingQueue).where(PairingQueue.operator_id == operator,
-                                                      PairingQueue.card_hash.in_(list(since))))
+                                                      PairingQueue.card_hash == sa.any_(cards)))
         repair(session, operator, since, now=now, policy=policy or policy_for(session, operator))
     return len(due)
 
@@ -104,16 +106,18 @@ def repair(session: Session, operator_id: str, since: Mapping[bytes, datetime], 
     plans = {card: _plan(histories[card], since[card] - policy.timeout, now, policy.timeout)
              for card in since}
     stops = _stops(session, operator_id, plans.values())
-    existing = _existing(session, [d for plan in plans.values() for d in plan.drafts], operator_id, plans)
-    fresh: list[Journey] = []
+    for plan in plans.values():
+        plan.keys = [journey_id(operator_id, draft.on.tap_id) for draft in plan.drafts]
+    existing = _existing(session, plans.values())
+    fresh: list[SimpleNamespace] = []
     changed: list[Journey] = []
+    waiting: list[dict] = []
     for card, plan in plans.items():
-        derived = set()
-        for draft in plan.drafts:
-            journey, is_new, is_changed = _reconcile(operator_id, card, draft, existing, stops,
+        for key, draft in zip(plan.keys, plan.drafts, strict=True):
+            journey, is_new, is_changed = _reconcile(operator_id, card, key, draft, existing.get(key), stops,
                                                      links.get(card, []), policy)
-            derived.add(journey.id)
             (fresh if is_new else changed if is_changed else []).append(journey)
+        derived = set(plan.keys)
         for released in plan.released:
             if released.id not in derived:
                 released.status = "voided"
@@ -121,12 +125,33 @@ def repair(session: Session, operator_id: str, since: Mapping[bytes, datetime], 
                 released.updated_at = now
                 changed.append(released)
         if plan.waiting is not None:
-            enqueue(session, operator_id, [(card, plan.waiting)], due_at=plan.waiting + policy.timeout)
+            waiting.append({"operator_id": operator_id, "card_hash": card, "since": plan.waiting,
+                            "due_at": plan.waiting + policy.timeout})
     events = [event for journey in fresh + changed if (event := announcement(journey)) is not None]
-    if fresh:
-        session.execute(sa.insert(Journey), [{name: getattr(j, name) for name in _INSERTED} for j in fresh])
+    _insert(session, fresh)
     session.flush()
+    _requeue(session, waiting)
     outbox.add_many(session, events)
+
+
+def _insert(session: Session, fresh: list[SimpleNamespace]) -> None:
+    if not fresh:
+        return
+    connection = session.connection().connection.driver_connection
+    with connection.cursor().copy(f"COPY journeys ({', '.join(_INSERTED)}) FROM STDIN") as copy:
+        for journey in fresh:
+            copy.write_row([getattr(journey, name) for name in _INSERTED])
+
+
+def _requeue(session: Session, waiting: list[dict]) -> None:
+    """Cards left with a tap-on waiting for its tap-off are due again when its timeout runs out."""
+    if not waiting:
+        return
+    statement = insert(PairingQueue)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[PairingQueue.operator_id, PairingQueue.card_hash],
+        set_={"since": sa.func.least(PairingQueue.since, statement.excluded.since),
+              "due_at": sa.func.least(PairingQueue.due_at, statement.excluded.due_at)}), waiting)
 
 
 @dataclass
@@ -134,6 +159,7 @@ class Plan:
     drafts: list[JourneyDraft]
     released: list[Journey]
     waiting: datetime | None
+    keys: list[str] = field(default_factory=list)
 
 
 def _plan(history: CardHistory, start: datetime, now: datetime, timeout: timedelta) -> Plan:
@@ -151,10 +177,10 @@ def _plan(history: CardHistory, start: datetime, now: datetime, timeout: timedel
     return Plan(result.journeys, touching, result.waiting.occurred_at if result.waiting else None)
 
 
-def _reconcile(operator_id: str, card: bytes, draft: JourneyDraft, existing: dict[str, Journey],
+def _reconcile(operator_id: str, card: bytes, key: str, draft: JourneyDraft, journey: Journey | None,
                stops: Mapping[str, tuple[float, float]], links: list,
-               policy: PairingPolicy) -> tuple[Journey, bool, bool]:
-    """The journey for this draft: (journey, new, changed); a new one is not yet in the session."""
+               policy: PairingPolicy) -> tuple[Journey | SimpleNamespace, bool, bool]:
+    """The journey for this draft: (journey, new, changed); a new one is a plain row to insert."""
     distance, source = estimate_distance(draft.on, draft.off, stops)
     content = {
         "kind": draft.kind, "mode": draft.on.mode, "started_at": draft.on.occurred_at,
@@ -163,12 +189,10 @@ def _reconcile(operator_id: str, card: bytes, draft: JourneyDraft, existing: dic
         "distance_km": distance, "distance_source": source, "on_tap_id": draft.on.tap_id,
         "off_tap_id": draft.off.tap_id if draft.off else None,
     }
-    member = member_at(links, draft.on.occurred_at, policy.retroactive_window)
-    key = journey_id(operator_id, draft.on.tap_id)
-    journey = existing.get(key)
+    member = member_at(links, draft.on.occurred_at, policy.retroactive_window) if links else None
     if journey is None:
-        return Journey(id=key, operator_id=operator_id, card_hash=card, member_id=member, status="completed",
-                       revision=1, announced_revision=0, **content), True, False
+        return SimpleNamespace(id=key, operator_id=operator_id, card_hash=card, member_id=member,
+                               status="completed", revision=1, announced_revision=0, **content), True, False
     changed = False
     if journey.status != "completed" or any(getattr(journey, k) != v for k, v in content.items()):
         for name, value in content.items():
@@ -197,7 +221,7 @@ def member_at(links: list, travelled_at: datetime, window: timedelta) -> str | N
     return retroactive
 
 
-def announcement(journey: Journey) -> Event | None:
+def announcement(journey: Journey | SimpleNamespace) -> Event | None:
     """The event that tells the ledger this journey's latest revision, if it has not heard it."""
     if journey.member_id is None or journey.announced_revision >= journey.revision:
         return None
@@ -249,20 +273,26 @@ def _load_histories(session: Session, operator_id: str, starts: Mapping[bytes, d
     return histories
 
 
-def _existing(session: Session, drafts: list[JourneyDraft], operator_id: str,
-              plans: Mapping[bytes, Plan]) -> dict[str, Journey]:
-    found = {j.id: j for plan in plans.values() for j in plan.released}
-    missing = [key for d in drafts if (key := journey_id(operator_id, d.on.tap_id)) not in found]
+def _existing(session: Session, plans: Iterable[Plan]) -> dict[str, Journey]:
+    plans = list(plans)
+    found = {j.id: j for plan in plans for j in plan.released}
+    missing = [key for plan in plans for key in plan.keys if key not in found]
     if missing:
-        for journey in session.execute(sa.select(Journey).where(Journey.id.in_(missing))).scalars():
+        for journey in session.execute(sa.select(Journey).where(Journey.id == sa.any_(_array(missing, sa.Text)))
+                                       ).scalars():
             found[journey.id] = journey
     return found
+
+
+def _array(values: list, item_type) -> sa.ColumnElement:
+    """One array parameter instead of a parameter per value: lists here run to thousands."""
+    return sa.cast(sa.bindparam(None, values, type_=ARRAY(item_type)), ARRAY(item_type))
 
 
 def _links(session: Session, operator_id: str, cards: list[bytes]) -> dict[bytes, list]:
     rows = session.execute(
         sa.select(CardLink.card_hash, CardLink.member_id, CardLink.linked_at, CardLink.unlinked_at)
-        .where(CardLink.operator_id == operator_id, CardLink.card_hash.in_(cards))
+        .where(CardLink.operator_id == operator_id, CardLink.card_hash == sa.any_(_array(cards, sa.LargeBinary)))
         .order_by(CardLink.linked_at.desc())).all()
     found: dict[bytes, list] = defaultdict(list)
     for row in rows:

@@ -130,9 +130,8 @@ class CardLink(Base):
 class Tap(Base):
     __tablename__ = "taps"
 
-    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
-    operator_id: Mapped[str] = mapped_column(sa.Text)
-    tap_id: Mapped[str] = mapped_column(sa.Text)
+    operator_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    tap_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     card_hash: Mapped[bytes] = mapped_column(sa.LargeBinary)
     occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     type: Mapped[str] = mapped_column(sa.Text)
@@ -148,10 +147,7 @@ class Tap(Base):
     feed_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
-    __table_args__ = (
-        sa.UniqueConstraint("operator_id", "tap_id", name="taps_operator_tap"),
-        sa.Index("taps_card_time", "operator_id", "card_hash", "occurred_at"),
-    )
+    __table_args__ = (sa.Index("taps_card_time", "operator_id", "card_hash", "occurred_at"),)
 
 
 class Journey(Base):

@@ -24,31 +24,30 @@ CREATE TEMP TABLE IF NOT EXISTS incoming_taps (
 """
 
 # A later version replaces the stored one only if it says something different; an older version, or the
-# same row again, is a duplicate. Both the old and the new time and card of a changed tap are re-paired.
+# same row again, is a duplicate. Both the old and the new time and card of a changed tap are re-paired
+# (`previous` reads the statement's snapshot, so it sees replaced taps as they were).
+_LATEST = "(SELECT DISTINCT ON (tap_id) * FROM incoming_taps ORDER BY tap_id, version_at DESC NULLS LAST, line DESC) l"
 _UPSERT = f"""
-WITH latest AS (
-    SELECT DISTINCT ON (tap_id) * FROM incoming_taps ORDER BY tap_id, version_at DESC NULLS LAST, line DESC
-), previous AS (
-    SELECT t.tap_id, t.card_hash, t.occurred_at FROM taps t JOIN latest l USING (tap_id)
-    WHERE t.operator_id = %(operator)s
-), written AS (
+WITH written AS (
     INSERT INTO taps (operator_id, feed_id, {", ".join(_DATA)})
-    SELECT %(operator)s, %(feed)s, {", ".join(_DATA)} FROM latest
+    SELECT %(operator)s, %(feed)s, {", ".join(_DATA)} FROM {{source}}
     ON CONFLICT (operator_id, tap_id) DO UPDATE SET
         {", ".join(f"{c} = excluded.{c}" for c in _DATA[1:])}, feed_id = excluded.feed_id, received_at = now()
     WHERE (taps.version_at IS NULL OR excluded.version_at IS NULL OR excluded.version_at >= taps.version_at)
       AND ({", ".join(f"taps.{c}" for c in _DATA[1:-1])})
           IS DISTINCT FROM ({", ".join(f"excluded.{c}" for c in _DATA[1:-1])})
     RETURNING tap_id, card_hash, occurred_at, (xmax = 0) AS inserted
+), previous AS (
+    SELECT t.card_hash, t.occurred_at FROM taps t JOIN written w ON t.tap_id = w.tap_id
+    WHERE t.operator_id = %(operator)s AND NOT w.inserted
 ), touched AS (
-    SELECT card_hash, occurred_at FROM written
-    UNION ALL
-    SELECT p.card_hash, p.occurred_at FROM previous p JOIN written w USING (tap_id) WHERE NOT w.inserted
+    SELECT card_hash, occurred_at FROM written UNION ALL SELECT card_hash, occurred_at FROM previous
 ), queued AS (
     INSERT INTO pairing_queue (operator_id, card_hash, since, due_at)
     SELECT %(operator)s, card_hash, min(occurred_at), %(now)s FROM touched GROUP BY card_hash
     ON CONFLICT (operator_id, card_hash) DO UPDATE
     SET since = least(pairing_queue.since, excluded.since), due_at = least(pairing_queue.due_at, excluded.due_at)
+    WHERE excluded.since < pairing_queue.since OR excluded.due_at < pairing_queue.due_at
     RETURNING card_hash
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
@@ -77,6 +76,8 @@ def store_taps(session: Session, operator_id: str, records: Sequence[TapRecord],
         with cursor.copy(f"COPY incoming_taps ({', '.join(STAGED)}) FROM STDIN") as copy:
             for record in records:
                 copy.write_row(record)
-        cursor.execute(_UPSERT, {"operator": operator_id, "feed": feed_id, "now": now})
+        repeated = len({record.tap_id for record in records}) < len(records)
+        cursor.execute(_UPSERT.format(source=_LATEST if repeated else "incoming_taps"),
+                       {"operator": operator_id, "feed": feed_id, "now": now})
         accepted, replaced, cards = cursor.fetchone()
     return Stored(accepted, replaced, len(records) - accepted - replaced, cards or [])

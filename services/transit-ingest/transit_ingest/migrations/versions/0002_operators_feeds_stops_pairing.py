@@ -1,7 +1,8 @@
 """Operators, file feeds with their rejection reports, GTFS stops, and re-pairable journeys.
 
 Journeys now name their taps (on_tap_id, off_tap_id) instead of taps naming their journey, so a
-bulk load never rewrites the taps it has just stored; the pairing queue drives (re)pairing.
+bulk load never rewrites the taps it has just stored; the pairing queue drives (re)pairing. Taps are
+keyed by (operator_id, tap_id) alone: one index fewer to maintain on every stored tap.
 
 Revision ID: 0002
 Revises: 0001
@@ -112,9 +113,17 @@ def upgrade() -> None:
     op.execute("DELETE FROM journeys WHERE on_tap_id IS NULL")
     op.alter_column('journeys', 'on_tap_id', nullable=False)
     op.drop_column('taps', 'journey_id')
+    op.drop_constraint('taps_pkey', 'taps', type_='primary')
+    op.drop_column('taps', 'id')
+    op.drop_constraint('taps_operator_tap', 'taps', type_='unique')
+    op.create_primary_key('taps_pkey', 'taps', ['operator_id', 'tap_id'])
 
 
 def downgrade() -> None:
+    op.drop_constraint('taps_pkey', 'taps', type_='primary')
+    op.create_unique_constraint('taps_operator_tap', 'taps', ['operator_id', 'tap_id'])
+    op.add_column('taps', sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False))
+    op.create_primary_key('taps_pkey', 'taps', ['id'])
     op.add_column('taps', sa.Column('journey_id', sa.Text(), nullable=True))
     op.execute("UPDATE taps t SET journey_id = j.id FROM journeys j "
                "WHERE j.operator_id = t.operator_id AND t.tap_id IN (j.on_tap_id, j.off_tap_id)")
