@@ -208,6 +208,20 @@ def test_expiry_ends_unused_vouchers_after_their_days_and_a_timed_out_hold_does_
     assert [e.data["reason"] for e in events_for(db, timed_out.id)][-1] == "hold_released: timeout"
 
 
+def test_redemptions_the_ledger_never_answers_are_cancelled_and_their_stock_returns(db, partner_id, member_id,
+                                                                                  loop):
+    reward_id = add_reward(db, partner_id)
+    stale, fresh = request(db, member_id, reward_id), request(db, member_id, reward_id, at=NOW + timedelta(minutes=10))
+    with db.transaction() as session:
+        assert redemptions.abandon_unanswered(session, older_than=timedelta(minutes=15),
+                                              at=NOW + timedelta(minutes=16)) >= 1
+    assert (state(db, stale.id).status, state(db, stale.id).reason) == ("cancelled", "no_answer_from_ledger")
+    assert state(db, fresh.id).status == "pending" and stock(db, reward_id) == 4
+    assert [e.type for e in events_for(db, stale.id)] == ["redemption.requested", "redemption.cancelled"]
+    loop.apply(ledger_event("points.held", member_id, stale.id))
+    assert state(db, stale.id).status == "cancelled"
+
+
 def issued_voucher(db, loop, key, partner_id, member_id, **terms):
     redemption = request(db, member_id, add_reward(db, partner_id, **terms), at=datetime.now(UTC))
     loop.apply(ledger_event("points.held", member_id, redemption.id))

@@ -101,6 +101,7 @@ class Redemption(Base):
         sa.Index("redemptions_member_reward", "member_id", "reward_id"),
         sa.Index("redemptions_member_history", "member_id", sa.text("requested_at DESC"), "id"),
         sa.Index("redemptions_due_expiry", "expires_at", postgresql_where=sa.text("status = 'issued'")),
+        sa.Index("redemptions_unanswered", "requested_at", postgresql_where=sa.text("status = 'pending'")),
         sa.Index("redemptions_settlement", "partner_id", "redeemed_at",
                  postgresql_where=sa.text("status = 'redeemed'")),
     )

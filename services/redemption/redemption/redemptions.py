@@ -122,38 +122,36 @@ def issue(session: Session, key: vouchers.VoucherKey, redemption_id: uuid.UUID, 
     return issued
 
 
+def _end(session: Session, redemption_id: uuid.UUID, leaving: tuple[str, ...], status: str, reason: str,
+         event_type: str) -> Redemption | None:
+    """A final state other than redeemed: the unit of stock goes back to the reward."""
+    ended = _transition(session, redemption_id, leaving, status=status, reason=reason, ended_at=sa.func.now())
+    if ended:
+        _return_stock(session, ended.reward_id)
+        _emit(session, event_type, ended)
+    return ended
+
+
 def reject(session: Session, redemption_id: uuid.UUID, reason: str) -> Redemption | None:
     """The points could not be held: give the stock back."""
-    rejected = _transition(session, redemption_id, ("pending",), status="rejected", reason=reason,
-                           ended_at=sa.func.now())
-    if rejected:
-        _return_stock(session, rejected.reward_id)
-        _emit(session, "redemption.rejected", rejected)
-    return rejected
+    return _end(session, redemption_id, ("pending",), "rejected", reason, "redemption.rejected")
 
 
 def cancel(session: Session, redemption_id: uuid.UUID) -> Redemption:
     """The member changed their mind before using the voucher; the hold is released and stock returned."""
-    cancelled = _transition(session, redemption_id, ("pending", "issued"), status="cancelled",
-                            reason="cancelled_by_member", ended_at=sa.func.now())
+    cancelled = _end(session, redemption_id, ("pending", "issued"), "cancelled", "cancelled_by_member",
+                     "redemption.cancelled")
     if cancelled is None:
         current = get(session, redemption_id)
         if current.status == "cancelled":
             return current
         raise Conflict(f"Redemption {redemption_id} is {current.status} and can no longer be cancelled.",
                        field="status", status_now=current.status)
-    _return_stock(session, cancelled.reward_id)
-    _emit(session, "redemption.cancelled", cancelled)
     return cancelled
 
 
 def expire(session: Session, redemption_id: uuid.UUID, reason: str) -> Redemption | None:
-    expired = _transition(session, redemption_id, ("issued",), status="expired", reason=reason,
-                          ended_at=sa.func.now())
-    if expired:
-        _return_stock(session, expired.reward_id)
-        _emit(session, "redemption.expired", expired)
-    return expired
+    return _end(session, redemption_id, ("issued",), "expired", reason, "redemption.expired")
 
 
 def expire_due(session: Session, *, at: datetime | None = None, limit: int = 500) -> int:
@@ -164,6 +162,20 @@ def expire_due(session: Session, *, at: datetime | None = None, limit: int = 500
         .order_by(Redemption.expires_at).limit(limit).with_for_update(skip_locked=True)
     ).scalars().all()
     return sum(1 for redemption_id in due if expire(session, redemption_id, "voucher_expired"))
+
+
+def abandon_unanswered(session: Session, *, older_than: timedelta, at: datetime | None = None,
+                       limit: int = 500) -> int:
+    """Cancel redemptions the ledger never answered (its consumer dead-lettered the request, say), so
+    their stock returns. The ledger reads the cancel after the request on the member's partition, so a
+    hold it did make is released."""
+    cutoff = (at or now()) - older_than
+    stale = session.execute(
+        sa.select(Redemption.id).where(Redemption.status == "pending", Redemption.requested_at <= cutoff)
+        .order_by(Redemption.requested_at).limit(limit).with_for_update(skip_locked=True)
+    ).scalars().all()
+    return sum(1 for redemption_id in stale if _end(session, redemption_id, ("pending",), "cancelled",
+                                                    "no_answer_from_ledger", "redemption.cancelled"))
 
 
 # --- the till ---------------------------------------------------------------------------------------

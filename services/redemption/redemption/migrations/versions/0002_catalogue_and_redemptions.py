@@ -101,6 +101,8 @@ def upgrade() -> None:
                     ['member_id', sa.text('requested_at DESC'), 'id'])
     op.create_index('redemptions_due_expiry', 'redemptions', ['expires_at'],
                     postgresql_where=sa.text("status = 'issued'"))
+    op.create_index('redemptions_unanswered', 'redemptions', ['requested_at'],
+                    postgresql_where=sa.text("status = 'pending'"))
     op.create_index('redemptions_settlement', 'redemptions', ['partner_id', 'redeemed_at'],
                     postgresql_where=sa.text("status = 'redeemed'"))
     op.execute(_NOTIFY_FUNCTION)
