@@ -31,6 +31,8 @@ class JourneyCompleted(MemberEvent):
     origin_stop_id = fields.String(allow_none=True, load_default=None)
     destination_stop_id = fields.String(allow_none=True, load_default=None)
     distance_km = fields.Float(allow_none=True, load_default=None)
+    distance_source = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(("taps", "stops")),
+                                    metadata={"description": "taps: their own positions; stops: GTFS stops"})
     revision = fields.Integer(load_default=1)
 
 
