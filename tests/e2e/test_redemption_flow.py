@@ -2,6 +2,10 @@
 catalogue, request, voucher, the till, cancel, expiry and settlement — and the ledger agreeing."""
 import csv
 import io
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -254,3 +258,19 @@ def test_settlement_per_partner_and_period_as_json_and_csv(client, app, admin, t
     backwards = admin.get(f"/v1/partners/{partner_id}/settlement", params={"from": today, "to": "2020-01-01"})
     assert backwards.status_code == 422 and set(backwards.json()["errors"]) == {"to"}
     assert admin.get(f"/v1/partners/{partner_id}/settlement", params={"from": "May"}).status_code == 422
+
+
+def test_finance_gets_the_same_statement_from_the_cli(client, app, admin, till, partner_id, member_id, stack_env):
+    redemption = issued_voucher(client, app, admin, partner_id, member_id, settlement_pence=120)
+    till.post(f"/v1/pos/vouchers/{redemption['voucher_code']}/redeem", headers={"Idempotency-Key": "cli"})
+    today = datetime.now(UTC).date().isoformat()
+    cli = [os.path.join(os.path.dirname(sys.executable), "rewards"), "settlement", "statement", partner_id,
+           "--from", today, "--to", today]
+    env = {**os.environ, **stack_env}
+    printed = subprocess.run(cli + ["--format", "json"], env=env, check=True, capture_output=True, text=True)
+    assert json.loads(printed.stdout)["owed_pence"] == 120
+    as_csv = subprocess.run(cli, env=env, check=True, capture_output=True, text=True).stdout
+    assert as_csv.splitlines()[-1].endswith("TOTAL,,,,1,120")
+    unknown = subprocess.run(cli[:3] + ["nobody", "--from", today, "--to", today], env=env, capture_output=True,
+                             text=True)
+    assert unknown.returncode == 1 and "No partner nobody" in unknown.stderr
