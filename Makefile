@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := shared services/points services/transit-ingest services/redemption services/notifications
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: up down test unit integration e2e lint bench clean venv
+.PHONY: up down test unit integration e2e lint bench bench-all clean venv
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check shared services tests
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } || \
+		echo "wrk is missing (apt-get install wrk): the HTTP figures will be skipped"
+	$(BIN)/python -m tests.benchmarks.pipeline $(BENCH_ARGS)
+
+bench-all: bench
 	$(BIN)/python -m pytest tests/benchmarks -s $(PYTEST_ARGS)
 
 clean: down

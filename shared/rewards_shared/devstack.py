@@ -38,9 +38,9 @@ class Stack:
         return cls(home=REPO_ROOT / ".local")
 
     @classmethod
-    def for_tests(cls) -> Stack:
+    def for_tests(cls, slot: int | None = None) -> Stack:
         """`TEST_SLOT=N` moves the test stack to its own folder and ports (N × 100 higher)."""
-        slot = int(os.environ.get("TEST_SLOT") or 0)
+        slot = int(os.environ.get("TEST_SLOT") or 0) if slot is None else slot
         shift = slot * 100
         return cls(home=REPO_ROOT / ".local" / (f"test-{slot}" if slot else "test"), kafka_port=19092 + shift,
                    controller_port=19093 + shift, pg_port=54330 + shift, web_port_offset=10000 + shift,
