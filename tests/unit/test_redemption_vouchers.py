@@ -1,6 +1,7 @@
 """Voucher codes: unguessable, short, forgiving at the till, never stored in clear."""
 import math
 import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -75,8 +76,6 @@ def _reward(**terms) -> Reward:
 
 
 def test_a_reward_is_unavailable_when_withdrawn_outside_its_window_or_out_of_stock():
-    from datetime import UTC, datetime, timedelta
-
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)
     partner = Partner(id="p", name="Café", active=True)
     assert unavailable_because(_reward(), partner, now) is None
@@ -88,8 +87,6 @@ def test_a_reward_is_unavailable_when_withdrawn_outside_its_window_or_out_of_sto
 
 
 def test_a_settlement_statement_totals_what_the_council_owes_and_its_csv_is_spreadsheet_safe():
-    from datetime import date
-
     found = Statement("leeds-cafe", date(2026, 11, 1), date(2026, 11, 30), [
         Line("coffee", "=HYPERLINK(\"x\")", "council", 250, 4, 1000),
         Line("cake", "Cake", "partner", 0, 3, 0),

@@ -37,12 +37,16 @@ def update_partner(session: Session, partner_id: str, changes: dict[str, Any]) -
     found = session.get(Partner, partner_id, with_for_update=True)
     if found is None:
         raise NotFound(f"No partner {partner_id}.")
+    return _apply(session, found, changes)
+
+
+def _apply(session: Session, row: Partner | Reward, changes: dict[str, Any]):
     for name, value in changes.items():
-        setattr(found, name, value)
-    found.updated_at = sa.func.now()
+        setattr(row, name, value)
+    row.updated_at = sa.func.now()
     session.flush()
-    session.refresh(found)
-    return found
+    session.refresh(row)
+    return row
 
 
 def partners(session: Session, *, limit: int, after: str | None) -> list[Partner]:
@@ -73,12 +77,7 @@ def update_reward(session: Session, reward_id: str, changes: dict[str, Any]) -> 
                                                              "settlement_pence", "voucher_valid_days")}
     merged.update(changes)
     _check_terms(merged)
-    for name, value in changes.items():
-        setattr(found, name, value)
-    found.updated_at = sa.func.now()
-    session.flush()
-    session.refresh(found)
-    return found
+    return _apply(session, found, changes)
 
 
 def _check_terms(terms: dict[str, Any]) -> None:
