@@ -137,3 +137,18 @@ def test_admins_load_gtfs_stops_for_distances(client, operator_id):
     assert wrong.status_code == 422 and "stop_lat" in wrong.json()["detail"]
     assert client("transit-ingest", f"operator:{operator_id}").put(
         f"/v1/operators/{operator_id}/stops", data=stops).status_code == 403
+
+
+def test_a_file_larger_than_any_json_request_streams_through(client, operator_id, tmp_path):
+    from transit_ingest.samples import write_littlepay
+
+    path = write_littlepay(tmp_path / "big.psv", 90_000, participant=operator_id, prefix=operator_id)
+    assert path.stat().st_size > 16 * 1024 * 1024
+    operator = client("transit-ingest", f"operator:{operator_id}")
+    with path.open("rb") as body:
+        uploaded = operator.post(f"/v1/operators/{operator_id}/feeds?format=littlepay-v3", data=body, timeout=120)
+    assert uploaded.status_code == 202, uploaded.text
+    feed = wait_for(lambda: (b := operator.get(f"/v1/operators/{operator_id}/feeds/{uploaded.json()['feed_id']}")
+                             .json())["status"] in ("done", "failed") and b, timeout=90, interval=0.5,
+                    what="the big file")
+    assert (feed["status"], feed["rows"], feed["accepted"], feed["rejected"]) == ("done", 90_000, 90_000, 0)

@@ -107,8 +107,8 @@ def test_a_littlepay_file_gives_the_linked_member_their_journeys(database, hashe
         ("paired", "bus", member_id, "taps"), ("single", "train", member_id, None)]
     assert 5.5 < found[0].distance_km < 5.7
     sent = events_for(database, member_id)
-    assert [(kind, data["kind"], data["revision"]) for kind, data in sent] == [
-        ("transit.journey.completed", "paired", 1), ("transit.journey.completed", "single", 1)]
+    assert [(kind, data["kind"], data["revision"], data["distance_source"]) for kind, data in sent] == [
+        ("transit.journey.completed", "paired", 1, "taps"), ("transit.journey.completed", "single", 1, None)]
     assert "fs-aaaa" not in json.dumps([data for _, data in sent])
 
 
@@ -289,3 +289,46 @@ def test_the_cli_loads_a_generated_file_with_a_progress_bar(database, operator, 
         count = session.execute(sa.select(sa.func.count()).select_from(Journey)
                                 .where(Journey.operator_id == operator)).scalar()
     assert 900 <= count <= 1000
+
+
+class Stop(Exception):
+    pass
+
+
+def test_a_feed_stopped_half_way_resumes_where_it_stopped_and_gives_up_after_three_tries(database, hasher,
+                                                                                          operator):
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    body = littlepay(operator, [tap(f"r-{i}", f"fs-r{i}", t0 + timedelta(minutes=i), "single") for i in range(7)])
+    with database.transaction() as session:
+        feed_id = feeds.receive(session, operator, "littlepay-v3", io.BytesIO(body)).id
+
+    def crash(progress):
+        raise Stop
+
+    def stale():
+        with database.transaction() as session:
+            session.execute(sa.text("UPDATE feeds SET heartbeat_at = now() - interval '1 hour' WHERE id = :id"),
+                            {"id": feed_id})
+
+    assert feeds.claim(database, feed_id) == feed_id
+    with pytest.raises(Stop):
+        feeds.process(database, feed_id, hasher, on_progress=crash, chunk_rows=3)
+    assert feeds.claim(database, feed_id) is None, "a processor that still beats keeps its feed"
+    stale()
+    assert feeds.claim(database, feed_id) == feed_id
+    assert feeds.process(database, feed_id, hasher, chunk_rows=3) == "done"
+    with database.transaction() as session:
+        done = feeds.get(session, operator, feed_id)
+        assert (done.rows, done.accepted, done.duplicates, done.attempts) == (7, 7, 0, 2)
+
+    with database.transaction() as session:
+        poison = feeds.receive(session, operator, "littlepay-v3", io.BytesIO(body)).id
+    for _ in range(3):
+        assert feeds.claim(database, poison) == poison
+        with pytest.raises(Stop):
+            feeds.process(database, poison, hasher, on_progress=crash, chunk_rows=100)
+        stale()
+    assert feeds.claim(database, poison) is None
+    with database.transaction() as session:
+        failed = feeds.get(session, operator, poison)
+        assert failed.status == "failed" and "3 times" in failed.reason and failed.content_oid is None

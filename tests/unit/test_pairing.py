@@ -54,3 +54,35 @@ def test_distance_from_tap_coordinates():
     roundhay = tap("b", 21, "off", lat=53.8392, lon=-1.4963)
     assert 5.5 < distance_km(headrow, roundhay) < 5.7
     assert distance_km(headrow, tap("c", 1)) is None
+
+
+def test_distance_falls_back_to_the_stops_positions():
+    from transit_ingest.pairing import estimate_distance
+
+    on, off = tap("a", 0), tap("b", 21, "off")
+    on, off = TapView(**{**on.__dict__, "stop_id": "S1001"}), TapView(**{**off.__dict__, "stop_id": "S2040"})
+    stops = {"S1001": (53.7997, -1.5492), "S2040": (53.8392, -1.4963)}
+    km, source = estimate_distance(on, off, stops)
+    assert source == "stops" and 5.5 < km < 5.7
+    assert estimate_distance(on, off, {}) == (None, None)
+    assert estimate_distance(on, None, stops) == (None, None)
+    with_positions = tap("c", 0, lat=53.7997, lon=-1.5492), tap("d", 21, "off", lat=53.8392, lon=-1.4963)
+    assert estimate_distance(*with_positions, stops)[1] == "taps"
+
+
+def test_a_journey_belongs_to_whoever_had_the_card_linked_then_or_linked_it_within_the_window():
+    from types import SimpleNamespace
+
+    from transit_ingest.journeys import member_at
+
+    def link(member, linked_days, unlinked_days=None):
+        return SimpleNamespace(member_id=member, linked_at=T0 + timedelta(days=linked_days),
+                               unlinked_at=T0 + timedelta(days=unlinked_days) if unlinked_days else None)
+
+    window = timedelta(days=14)
+    links = [link("bea", 30), link("al", 0, 20)]
+    assert member_at(links, T0 - timedelta(days=13), window) == "al"
+    assert member_at(links, T0 - timedelta(days=15), window) is None
+    assert member_at(links, T0 + timedelta(days=10), window) == "al"
+    assert member_at(links, T0 + timedelta(days=21), window) == "bea"
+    assert member_at(links, T0 + timedelta(days=31), window) == "bea"

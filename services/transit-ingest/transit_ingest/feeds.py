@@ -38,6 +38,7 @@ PIECE = 1 << 20
 CHUNK_ROWS = 20_000
 PAIRING_BATCH = 2_000
 STALE_AFTER = timedelta(minutes=2)
+MAX_ATTEMPTS = 3
 ERRORS_SHOWN = 100
 
 
@@ -107,20 +108,35 @@ def rejection_report(database: Database, feed_id: uuid.UUID) -> Iterator[str]:
 
 def claim(database: Database, feed_id: uuid.UUID | None = None) -> uuid.UUID | None:
     """Take a queued feed (or one whose processor stopped beating) for processing; its id, or None."""
-    with database.transaction() as session:
-        stale = sa.func.now() - STALE_AFTER
-        query = sa.select(Feed).where(sa.or_(
-            Feed.status == "queued", sa.and_(Feed.status == "processing", Feed.heartbeat_at < stale)))
-        if feed_id is not None:
-            query = query.where(Feed.id == feed_id)
-        feed = session.execute(query.order_by(Feed.created_at).limit(1)
-                               .with_for_update(skip_locked=True)).scalar_one_or_none()
-        if feed is None:
-            return None
-        feed.status = "processing"
-        feed.started_at = feed.started_at or sa.func.now()
-        feed.heartbeat_at = sa.func.now()
-        return feed.id
+    stale = sa.func.now() - STALE_AFTER
+    query = sa.select(Feed).where(sa.or_(Feed.status == "queued",
+                                         sa.and_(Feed.status == "processing", Feed.heartbeat_at < stale)))
+    if feed_id is not None:
+        query = query.where(Feed.id == feed_id)
+    query = query.order_by(Feed.created_at).limit(1).with_for_update(skip_locked=True)
+    while True:
+        with database.transaction() as session:
+            feed = session.execute(query).scalar_one_or_none()
+            if feed is None:
+                return None
+            if feed.attempts < MAX_ATTEMPTS:
+                feed.status = "processing"
+                feed.attempts += 1
+                feed.started_at = feed.started_at or sa.func.now()
+                feed.heartbeat_at = sa.func.now()
+                return feed.id
+            _give_up(session, feed)
+
+
+def _give_up(session: Session, feed: Feed) -> None:
+    """A feed whose processing keeps stopping half-way: fail it rather than retry for ever."""
+    log.error("feed failed after repeated attempts", extra={"feed_id": str(feed.id), "attempts": feed.attempts})
+    if feed.content_oid is not None:
+        session.execute(sa.text("SELECT lo_unlink(:oid)"), {"oid": feed.content_oid})
+    feed.content_oid = None
+    feed.status, feed.finished_at = "failed", sa.func.now()
+    feed.reason = (f"Processing stopped {feed.attempts} times at line {feed.lines_read}; the rows before it "
+                   "were stored. Please tell the scheme's support team.")
 
 
 @dataclass

@@ -56,6 +56,7 @@ class Feed(Base):
     duplicates: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     ignored: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     rejected: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    attempts: Mapped[int] = mapped_column(sa.Integer, server_default="0")
     created_by: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -57,6 +57,7 @@ def upgrade() -> None:
     sa.Column('duplicates', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('ignored', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('rejected', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_by', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
