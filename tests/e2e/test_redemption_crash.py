@@ -36,7 +36,7 @@ def test_a_worker_killed_mid_saga_leaves_every_redemption_final_and_the_ledger_i
         assert doomed.wait(timeout=120) == -9, "the fault point should have killed the worker"
     finally:
         doomed.kill()
-    devstack.services_up(stack, stack_env, {name: info for name, info in discover().items() if name in SERVICES})
+    devstack.services_up(stack, stack_env, {name: info for name, info in discover().items() if name in services})
 
     ids = [a.json()["redemption_id"] for a in answers]
 
