@@ -46,7 +46,7 @@ def redemption_requested(session: Session, event: Event) -> None:
     if posted.created:
         ledger.emit(session, "points.held", member_id, points=cost, transfer_id=str(posted.transfer.id),
                     redemption_id=redemption_id, source_type="redemption", source_id=redemption_id,
-                    available=ledger.balance(session, member_id).available)
+                    available=ledger.available_now(session, member_id))
 
 
 def redemption_completed(session: Session, event: Event) -> None:
@@ -76,7 +76,7 @@ def redemption_ended(session: Session, event: Event) -> None:
     ledger.emit(session, "points.released", data["member_id"], points=posted.transfer.amount,
                 transfer_id=str(posted.transfer.id), redemption_id=data["redemption_id"], reason=reason,
                 source_type="redemption", source_id=data["redemption_id"],
-                available=ledger.balance(session, data["member_id"]).available)
+                available=ledger.available_now(session, data["member_id"]))
 
 
 HANDLERS = {

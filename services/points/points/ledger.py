@@ -103,7 +103,11 @@ class Posted:
 # --- members and accounts -------------------------------------------------------------------------
 
 def ensure_member(session: Session, member_id: str) -> bool:
-    """Create the member and its accounts if missing; True when newly created."""
+    """Create the member and its accounts if missing; True when newly created (once per session)."""
+    known = session.info.setdefault("members_ensured", set())
+    if member_id in known:
+        return False
+    known.add(member_id)
     created = session.execute(
         insert(Member).values(member_id=member_id).on_conflict_do_nothing().returning(Member.member_id)
     ).first() is not None
@@ -136,6 +140,11 @@ def _lock(session: Session, account_ids: list[str]) -> dict[str, Account]:
 
 def _available(account: Account) -> int:
     return account.credits_posted - account.debits_posted - account.debits_pending
+
+
+def available_now(session: Session, member_id: str) -> int:
+    """The member's available points as this transaction sees them (no query once the account is locked)."""
+    return _available(session.get(Account, available_account(member_id)))
 
 
 # --- the one way a transfer is written --------------------------------------------------------------
@@ -219,7 +228,7 @@ def earn(session: Session, *, member_id: str, points: int, source_type: str, sou
         _add_lifetime(session, member_id, points)
         emit(session, "points.earned", member_id, points=points, transfer_id=str(posted.transfer.id),
              source_type=source_type, source_id=source_id, rule_id=rule_id, rule_version=rule_version,
-             available=balance(session, member_id).available)
+             available=available_now(session, member_id))
     return posted
 
 
@@ -247,13 +256,16 @@ def tier_for(lifetime: int) -> str:
 
 
 def _add_lifetime(session: Session, member_id: str, delta: int) -> None:
-    member = session.get(Member, member_id, with_for_update=True)
-    member.lifetime_earned = max(0, member.lifetime_earned + delta)
-    tier = tier_for(member.lifetime_earned)
-    if tier != member.tier:
-        emit(session, "tier.changed", member_id, tier=tier, previous_tier=member.tier,
-             lifetime_earned=member.lifetime_earned)
-        member.tier = tier
+    lifetime, tier_before = session.execute(
+        sa.update(Member).where(Member.member_id == member_id)
+        .values(lifetime_earned=sa.func.greatest(0, Member.lifetime_earned + delta))
+        .returning(Member.lifetime_earned, Member.tier).execution_options(synchronize_session=False)
+    ).one()
+    tier = tier_for(lifetime)
+    if tier != tier_before:
+        session.execute(sa.update(Member).where(Member.member_id == member_id).values(tier=tier)
+                        .execution_options(synchronize_session=False))
+        emit(session, "tier.changed", member_id, tier=tier, previous_tier=tier_before, lifetime_earned=lifetime)
 
 
 def debit_available(session: Session, *, member_id: str, amount: int, to_account: str, code: str,
@@ -320,7 +332,7 @@ def settle_pending(session: Session, *, member_id: str, cause: str, confirmed: b
     _add_lifetime(session, member_id, award)
     emit(session, "points.confirmed", member_id, points=award, transfer_id=str(posted.transfer.id),
          source_type=pending.source_type, source_id=pending.source_id,
-         available=balance(session, member_id).available)
+         available=available_now(session, member_id))
     return award
 
 
@@ -386,7 +398,7 @@ def release_timed_out_holds(session: Session, *, at: datetime | None = None, lim
         emit(session, "points.released", held.member_id, points=held.amount, transfer_id=str(released.transfer.id),
              source_type=held.source_type, source_id=held.source_id,
              redemption_id=held.source_id if held.source_type == "redemption" else None, reason="timeout",
-             available=balance(session, held.member_id).available)
+             available=available_now(session, held.member_id))
     return len(due)
 
 
@@ -471,7 +483,7 @@ def adjust(session: Session, *, member_id: str, points: int, reason: str, actor:
                                  id=id, reason=reason, actor=actor)
     if posted.created:
         emit(session, "points.adjusted", member_id, points=points, transfer_id=str(id), reason=reason,
-             available=balance(session, member_id).available)
+             available=available_now(session, member_id))
     return posted
 
 
@@ -497,7 +509,7 @@ def donate(session: Session, *, member_id: str, group_id: str, points: int, key:
                              source_type="community_group", source_id=group_id)
     if posted.created:
         emit(session, "points.donated", member_id, points=points, transfer_id=str(posted.transfer.id),
-             source_type="community_group", source_id=group_id, available=balance(session, member_id).available)
+             source_type="community_group", source_id=group_id, available=available_now(session, member_id))
     return posted
 
 

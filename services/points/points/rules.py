@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from rewards_shared.errors import Invalid
@@ -147,17 +146,23 @@ def add_version(session: Session, *, rule_id: str, kind: str, definition: dict, 
     rule = Rule(rule_id=rule_id, version=(latest.version + 1) if latest else 1, kind=kind, definition=canonical,
                 effective_from=effective_from, effective_to=effective_to, created_by=actor)
     session.add(rule)
+    session.info.pop("rules", None)
     session.flush()
     return rule
 
 
 def in_force(session: Session, at: datetime) -> list[Rule]:
-    """For each rule, the version in force at `at` (rules ended by then are left out)."""
-    newest = session.execute(
-        sa.select(Rule).where(Rule.effective_from <= at)
-        .order_by(Rule.rule_id, Rule.version.desc()).ext(distinct_on(Rule.rule_id))
-    ).scalars().all()
-    return [r for r in newest if r.effective_to is None or r.effective_to > at]
+    """For each rule, the version in force at `at` (rules ended by then are left out).
+
+    The rules table is small and read once per transaction, so a batch of events costs one query."""
+    if "rules" not in session.info:
+        session.info["rules"] = session.execute(
+            sa.select(Rule).order_by(Rule.rule_id, Rule.version.desc())).scalars().all()
+    newest: dict[str, Rule] = {}
+    for rule in session.info["rules"]:
+        if rule.effective_from <= at and rule.rule_id not in newest:
+            newest[rule.rule_id] = rule
+    return [r for r in newest.values() if r.effective_to is None or r.effective_to > at]
 
 
 @dataclass
