@@ -36,7 +36,7 @@ def test_a_bus_journey_earns_points_and_a_notification(client, member_id):
     balance = wait_for(lambda: (r := points.get(f"/v1/members/{member_id}/balance")).ok
                        and r.json()["available"] > 0 and r.json(), what="points for the journey")
     assert balance == {"member_id": member_id, "available": 10, "pending": 0, "held": 0,
-                       "lifetime_earned": 10, "expiring": []}
+                       "lifetime_earned": 10, "tier": "bronze", "expiring": []}
     history = points.get(f"/v1/members/{member_id}/transactions").json()
     assert [(t["points"], t["source_type"], t["rule_id"]) for t in history["items"]] == \
         [(10, "journey", "journey-by-mode")]
