@@ -69,15 +69,63 @@ FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 """
 
 
-def create_outbox_trigger(op) -> None:
-    """Wakes the relay on commit; called from each service's first migration, after the tables."""
+def create_infrastructure(op) -> None:
+    """The shared tables as every service's first migration creates them (their schema, version 1).
+    Later changes to them need a migration in each service, like any other table."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), primary_key=True),
+        sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text()),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", sa.JSON(), server_default="{}", nullable=False),
+        sa.Column("status", sa.Text(), server_default="pending", nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.Text()),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index("outbox_pending", "outbox", ["id"], postgresql_where=sa.text("status = 'pending'"))
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", sa.Text(), primary_key=True),
+        sa.Column("event_id", sa.Uuid(), primary_key=True),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+    )
+    op.create_table(
+        "revoked_credentials",
+        sa.Column("jti", sa.Text(), primary_key=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("principal", sa.Text(), primary_key=True),
+        sa.Column("key", sa.Text(), primary_key=True),
+        sa.Column("method", sa.Text(), nullable=False),
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("request_hash", sa.Text(), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+    )
     op.execute(_NOTIFY_FUNCTION)
     op.execute(_NOTIFY_TRIGGER)
 
 
-def drop_outbox_trigger(op) -> None:
+def drop_infrastructure(op) -> None:
     op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
     op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
+    for table in ("idempotency_keys", "revoked_credentials", "processed_events", "outbox"):
+        op.drop_table(table)
+
+
+def create_outbox_trigger(op) -> None:
+    """Wakes the relay on commit (for tables made outside a migration, as in tests)."""
+    op.execute(_NOTIFY_FUNCTION)
+    op.execute(_NOTIFY_TRIGGER)
 
 
 class Database:
