@@ -305,16 +305,16 @@ def test_a_feed_stopped_half_way_resumes_where_it_stopped_and_gives_up_after_thr
     def crash(progress):
         raise Stop
 
-    def stale():
+    def stale(feed):
         with database.transaction() as session:
             session.execute(sa.text("UPDATE feeds SET heartbeat_at = now() - interval '1 hour' WHERE id = :id"),
-                            {"id": feed_id})
+                            {"id": feed})
 
     assert feeds.claim(database, feed_id) == feed_id
     with pytest.raises(Stop):
         feeds.process(database, feed_id, hasher, on_progress=crash, chunk_rows=3)
     assert feeds.claim(database, feed_id) is None, "a processor that still beats keeps its feed"
-    stale()
+    stale(feed_id)
     assert feeds.claim(database, feed_id) == feed_id
     assert feeds.process(database, feed_id, hasher, chunk_rows=3) == "done"
     with database.transaction() as session:
@@ -327,7 +327,7 @@ def test_a_feed_stopped_half_way_resumes_where_it_stopped_and_gives_up_after_thr
         assert feeds.claim(database, poison) == poison
         with pytest.raises(Stop):
             feeds.process(database, poison, hasher, on_progress=crash, chunk_rows=100)
-        stale()
+        stale(poison)
     assert feeds.claim(database, poison) is None
     with database.transaction() as session:
         failed = feeds.get(session, operator, poison)

@@ -42,13 +42,13 @@ def load(file: Path, operator_id: str, fmt: str, quiet: bool) -> None:
     database, hasher = _open()
     try:
         with database.transaction() as session, file.open("rb") as body:
-            feed = feed_files.receive(session, operator_id, fmt, body, filename=file.name, created_by="cli")
-        claimed = feed_files.claim(database, feed.id)
+            feed = feed_files.receive(session, operator_id, fmt, body, filename=file.name, created_by="cli",
+                                      claimed=True)
         with tqdm(total=feed.size_bytes, unit="B", unit_scale=True, desc=file.name, disable=quiet) as bar:
             def show(progress: feed_files.Progress) -> None:
                 bar.set_postfix(stage=progress.stage, rows=progress.rows, refresh=False)
                 bar.update(progress.bytes_read - bar.n)
-            status = feed_files.process(database, claimed, hasher, on_progress=show) if claimed else "queued"
+            status = feed_files.process(database, feed.id, hasher, on_progress=show)
         with database.transaction() as session:
             done = feed_files.get(session, operator_id, feed.id)
             summary = {name: getattr(done, name) for name in (

@@ -43,8 +43,8 @@ ERRORS_SHOWN = 100
 
 
 def receive(session: Session, operator_id: str, fmt: str, body: BinaryIO, *, filename: str | None = None,
-            created_by: str | None = None) -> Feed:
-    """Stream `body` into a new large object and queue the feed."""
+            created_by: str | None = None, claimed: bool = False) -> Feed:
+    """Stream `body` into a new large object and queue the feed (or keep it, `claimed`, to process here)."""
     if fmt not in FORMATS:
         raise Invalid(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}.", field="format")
     operators.active(session, operator_id)
@@ -55,8 +55,10 @@ def receive(session: Session, operator_id: str, fmt: str, body: BinaryIO, *, fil
         connection.execute("SELECT lo_put(%s, %s, %s)", (oid, size, piece))
         digest.update(piece)
         size += len(piece)
-    feed = Feed(id=uuid.uuid4(), operator_id=operator_id, format=fmt, filename=filename, status="queued",
-                content_oid=oid, size_bytes=size, sha256=digest.hexdigest(), created_by=created_by)
+    feed = Feed(id=uuid.uuid4(), operator_id=operator_id, format=fmt, filename=filename, content_oid=oid,
+                size_bytes=size, sha256=digest.hexdigest(), created_by=created_by)
+    if claimed:
+        feed.status, feed.attempts, feed.started_at, feed.heartbeat_at = "processing", 1, sa.func.now(), sa.func.now()
     session.add(feed)
     session.flush()
     session.refresh(feed)

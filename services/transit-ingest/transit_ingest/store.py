@@ -25,7 +25,8 @@ CREATE TEMP TABLE IF NOT EXISTS incoming_taps (
 
 # A later version replaces the stored one only if it says something different; an older version, or the
 # same row again, is a duplicate. Both the old and the new time and card of a changed tap are re-paired
-# (`previous` reads the statement's snapshot, so it sees replaced taps as they were).
+# (`previous` reads the statement's snapshot, so it sees replaced taps as they were). Cards are queued
+# in one order everywhere, so two batches touching the same cards wait for each other, never deadlock.
 _LATEST = "(SELECT DISTINCT ON (tap_id) * FROM incoming_taps ORDER BY tap_id, version_at DESC NULLS LAST, line DESC) l"
 _UPSERT = f"""
 WITH written AS (
@@ -44,7 +45,7 @@ WITH written AS (
     SELECT card_hash, occurred_at FROM written UNION ALL SELECT card_hash, occurred_at FROM previous
 ), queued AS (
     INSERT INTO pairing_queue (operator_id, card_hash, since, due_at)
-    SELECT %(operator)s, card_hash, min(occurred_at), %(now)s FROM touched GROUP BY card_hash
+    SELECT %(operator)s, card_hash, min(occurred_at), %(now)s FROM touched GROUP BY card_hash ORDER BY card_hash
     ON CONFLICT (operator_id, card_hash) DO UPDATE
     SET since = least(pairing_queue.since, excluded.since), due_at = least(pairing_queue.due_at, excluded.due_at)
     WHERE excluded.since < pairing_queue.since OR excluded.due_at < pairing_queue.due_at
