@@ -332,3 +332,27 @@ def test_a_feed_stopped_half_way_resumes_where_it_stopped_and_gives_up_after_thr
     with database.transaction() as session:
         failed = feeds.get(session, operator, poison)
         assert failed.status == "failed" and "3 times" in failed.reason and failed.content_oid is None
+
+
+def test_the_same_taps_pushed_at_once_from_many_places_make_one_journey(database, hasher, operator, member_id):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from transit_ingest import ingest
+
+    link(database, hasher, operator, "fs-race", member_id)
+    t0 = datetime.now(UTC).replace(microsecond=0) - HOUR
+    rows = [{"tap_id": "race-on", "card_ref": "fs-race", "occurred_at": t0.isoformat(), "type": "on", "mode": "bus"},
+            {"tap_id": "race-off", "card_ref": "fs-race", "occurred_at": (t0 + timedelta(minutes=9)).isoformat(),
+             "type": "off", "mode": "bus"}]
+    valid, errors = ingest.validate_rows(rows)
+    assert errors == []
+
+    def push(_):
+        with database.transaction() as session:
+            return ingest.ingest(session, operator, valid, hasher).accepted
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        accepted = list(pool.map(push, range(6)))
+    assert sorted(accepted) == [0, 0, 0, 0, 0, 2]
+    assert [(j.kind, j.member_id) for j in journeys_of(database, operator)] == [("paired", member_id)]
+    assert [kind for kind, _ in events_for(database, member_id)] == ["transit.journey.completed"]
