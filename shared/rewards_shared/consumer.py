@@ -15,12 +15,12 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from marshmallow import ValidationError
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import faults, metrics
 from .db import Database, processed_events
 from .events import Event, InvalidEvent, decode
+from .failures import is_transient
 from .topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
@@ -30,19 +30,6 @@ Handler = Callable[[Session, Event], None]
 
 class PermanentError(Exception):
     """The event can never succeed as it stands: dead-letter it at once."""
-
-
-TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08000", "08003", "08006"}
-
-
-def is_transient(error: BaseException) -> bool:
-    if isinstance(error, (OperationalError, KafkaError, ConnectionError, TimeoutError)):
-        return True
-    if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
-            return True
-        return getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
-    return False
 
 
 @dataclass

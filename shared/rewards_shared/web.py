@@ -11,12 +11,14 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from flask import Flask, Response, g, json, request
 from flask_smorest import Api, Blueprint
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from . import logs, metrics
 from .auth import InvalidCredential, Principal, Verifier
 from .db import Database, revoked_credentials
 from .errors import DomainError
+from .failures import is_transient
 from .health import kafka_reachable
 
 log = logging.getLogger(__name__)
@@ -188,6 +190,15 @@ def _install_hooks(app: Flask, service: str, verifier: Verifier | None) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         return problem(error.status, error.title, error.detail, errors=error.errors, **error.extra)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        if is_transient(error):
+            log.warning("request lost a race or the database is unavailable", extra={"error": repr(error)[:300]})
+            return problem(503, "Service Unavailable", "A concurrent change or a database hiccup got in the way; "
+                           "retry the request.", headers={"Retry-After": "1"})
+        log.exception("database error")
+        return problem(500, "Internal Server Error", "Something went wrong on our side; it has been logged.")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

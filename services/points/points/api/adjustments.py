@@ -7,13 +7,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rewards_shared.idempotency import idempotent
+from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import current_principal, require
 
 from .. import ledger
 
 blp = Blueprint("movements", __name__, url_prefix="/v1", description="Adjustments, donations, community groups")
 
-ID = validate.Regexp(r"^[A-Za-z0-9_.:@-]{1,64}$", error="Use 1–64 letters, digits or _ . : @ -.")
+ID = IDENTIFIER
 
 
 class NewAdjustment(Schema):

@@ -4,11 +4,12 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from rewards_shared import outbox
 from rewards_shared.events import Event
 from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import require
 
 from .. import ledger
@@ -16,7 +17,7 @@ from ..models import Member
 
 blp = Blueprint("members", __name__, url_prefix="/v1/members", description="Members and their points")
 
-MEMBER_ID = validate.Regexp(r"^[A-Za-z0-9_.:@-]{1,64}$", error="Use 1–64 letters, digits or _ . : @ -.")
+MEMBER_ID = IDENTIFIER
 
 
 class NewMember(Schema):

@@ -14,6 +14,7 @@ from marshmallow import Schema, fields, validate
 from rewards_shared.errors import Forbidden, Gone, Invalid
 from rewards_shared.idempotency import idempotent
 from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import current_principal, require
 
 from .. import volunteering
@@ -22,7 +23,7 @@ from ..models import Attendance, Opportunity
 blp = Blueprint("volunteering", __name__, url_prefix="/v1", description="Volunteering: opportunities, check-ins, "
                                                                           "attendances")
 
-ID = validate.Regexp(r"^[A-Za-z0-9_.:@-]{1,64}$", error="Use 1–64 letters, digits or _ . : @ -.")
+ID = IDENTIFIER
 STATUSES = ("checked_in", "awaiting_confirmation", "confirmed", "rejected", "abandoned")
 
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import current_app
-from marshmallow import validate
 
 from rewards_shared.db import Database
+from rewards_shared.validation import IDENTIFIER
 
-ID = validate.Regexp(r"^[A-Za-z0-9_.:@-]{1,64}$", error="Use 1–64 letters, digits or _ . : @ -.")
+ID = IDENTIFIER
 
 
 def database() -> Database:

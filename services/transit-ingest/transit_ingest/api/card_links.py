@@ -6,13 +6,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import require
 
 from .. import links
 
 blp = Blueprint("card_links", __name__, url_prefix="/v1/card-links", description="Linking cards to members")
 
-ID = validate.Regexp(r"^[A-Za-z0-9_.:@-]{1,64}$", error="Use 1–64 letters, digits or _ . : @ -.")
+ID = IDENTIFIER
 
 
 class NewLink(Schema):

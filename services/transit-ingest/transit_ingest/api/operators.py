@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rewards_shared.events.schemas import MODES
+from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import require
 
 from .. import operators, stops
@@ -14,7 +15,7 @@ from .access import authorize_operator
 
 blp = Blueprint("operators", __name__, url_prefix="/v1/operators", description="Operators and their stops")
 
-ID = validate.Regexp(r"^[A-Za-z0-9_.:@-]{1,64}$", error="Use 1–64 letters, digits or _ . : @ -.")
+ID = IDENTIFIER
 
 
 class OperatorSettings(Schema):

@@ -1,0 +1,49 @@
+"""The shared web layer answers every failure with problem+json and never a stack trace."""
+import pytest
+from flask_smorest import Blueprint
+from psycopg import errors as pg
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from rewards_shared.config import Settings
+from rewards_shared.db import Database
+from rewards_shared.errors import Conflict
+from rewards_shared.web import create_service_app
+
+blp = Blueprint("boom", __name__, url_prefix="/boom")
+FAILURES = {
+    "race": OperationalError("UPDATE …", {}, pg.DeadlockDetected("deadlock detected")),
+    "bug": ProgrammingError("SELECT nonsense", {}, pg.UndefinedTable("no such table")),
+    "domain": Conflict("Already linked to another member.", field="card_ref"),
+    "crash": ZeroDivisionError("1/0"),
+}
+
+
+@blp.route("/<name>")
+def fail(name):
+    raise FAILURES[name]
+
+
+@pytest.fixture(scope="module")
+def client():
+    settings = Settings.from_env("points", {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"})
+    app = create_service_app(service="points", title="test", settings=settings,
+                             database=Database(settings.database_url), blueprints=[blp])
+    return app.test_client()
+
+
+@pytest.mark.parametrize(("name", "status"), [("race", 503), ("bug", 500), ("domain", 409), ("crash", 500)])
+def test_failures_become_problems(client, name, status):
+    response = client.get(f"/boom/{name}")
+    assert response.status_code == status
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status and "Traceback" not in response.get_data(as_text=True)
+    if name == "race":
+        assert response.headers["Retry-After"] == "1"
+    if name == "domain":
+        assert body["errors"] == {"card_ref": ["Already linked to another member."]}
+
+
+def test_unknown_paths_and_methods_are_problems_too(client):
+    assert client.get("/nowhere").content_type == "application/problem+json"
+    assert client.delete("/boom/race").status_code == 405
