@@ -129,18 +129,30 @@ def create_outbox_trigger(op) -> None:
 
 
 class Database:
+    """No pre-ping on checkout: it would cost a round trip per transaction. A connection that died
+    with the server fails once, is discarded, and the failure is treated as transient by callers."""
+
     def __init__(self, url: str, *, pool_size: int = 5, echo: bool = False):
         self.url = url
         self.engine: Engine = sa.create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo,
+            url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, echo=echo,
         )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: Engine | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits together on success and rolls back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection for a single read statement: autocommit, so no BEGIN/COMMIT round trips."""
+        if self._reader is None:
+            self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        with self._reader.connect() as connection:
+            yield connection
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

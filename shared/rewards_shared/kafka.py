@@ -32,6 +32,7 @@ CONSUMER_SETTINGS = dict(
     max_poll_records=500,
     session_timeout_ms=15000,
     heartbeat_interval_ms=3000,
+    metadata_max_age_ms=10000,
 )
 
 
@@ -65,17 +66,28 @@ def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list
         admin.close()
 
 
-def _wait_for_leaders(admin: KafkaAdminClient, specs: list[TopicSpec], timeout: float = 15.0) -> None:
-    """Return once every partition of the new topics has a leader, so clients see them at once."""
+def _wait_for_leaders(admin: KafkaAdminClient, specs: list[TopicSpec], timeout: float = 15.0) -> list[str]:
+    """Return once every partition of the topics has a leader; the names still waiting at the timeout."""
     deadline = time.monotonic() + timeout
     wanted = {spec.name: spec.partitions for spec in specs}
     while wanted and time.monotonic() < deadline:
         for topic in admin.describe_topics(list(wanted)):
             partitions = topic.get("partitions") or []
-            if topic["error_code"] == 0 and len(partitions) == wanted.get(topic["name"]) \
+            if topic["error_code"] == 0 and partitions and len(partitions) >= (wanted.get(topic["name"]) or 1) \
                     and all(p["leader_id"] >= 0 for p in partitions):
                 wanted.pop(topic["name"], None)
         if wanted:
-            time.sleep(0.1)
+            time.sleep(0.2)
     if wanted:
         log.warning("topics still without leaders", extra={"topics": sorted(wanted)})
+    return sorted(wanted)
+
+
+def wait_for_topics(bootstrap: str, names: list[str], timeout: float = 60.0) -> list[str]:
+    """Wait until the topics are served (a restarted broker takes a moment to elect their leaders),
+    so a consumer joining its group sees every partition; returns those still not ready."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="rewards-admin")
+    try:
+        return _wait_for_leaders(admin, [TopicSpec(name, partitions=0) for name in names], timeout)
+    finally:
+        admin.close()

@@ -82,6 +82,7 @@ def run(spec: WorkerSpec, settings: Settings | None = None) -> None:
     topics = list(dict.fromkeys(spec.topics + [CREDENTIALS]))
     kafka.ensure_topics(settings.kafka_bootstrap,
                         tuple(TopicSpec(dead_letter_topic(t, spec.service), partitions=1) for t in topics))
+    kafka.wait_for_topics(settings.kafka_bootstrap, topics)
     loop, relay = build(spec, settings, database)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

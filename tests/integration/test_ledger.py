@@ -125,7 +125,7 @@ def test_expiring_soon_is_announced_once_per_lot(points_db, member_id):
             ledger.warn_expiring_lots(session)
     with points_db.transaction() as session:
         assert events_for(session, member_id, "points.expiring_soon") == 1
-        assert [e["points"] for e in ledger.expiring(session, member_id)] == [15]
+        assert [e["points"] for e in ledger.balance_view(session.connection(), member_id)["expiring"]] == [15]
 
 
 def journey(member_id, journey_id, revision=1, mode="bus", started_at="2026-11-21T12:00:00+00:00"):

@@ -546,14 +546,32 @@ def balance(session: Session, member_id: str) -> Balance | None:
                    lifetime_earned=row[0].lifetime_earned, tier=row[0].tier)
 
 
-def expiring(session: Session, member_id: str, *, within: timedelta = timedelta(days=30),
-             at: datetime | None = None) -> list[dict]:
-    at = at or now()
-    rows = session.execute(
-        sa.select(Lot.expires_at, Lot.remaining).where(Lot.member_id == member_id, Lot.remaining > 0,
-                                                       Lot.expires_at <= at + within)
-        .order_by(Lot.expires_at)).all()
-    return [{"points": r.remaining, "expires_at": r.expires_at} for r in rows]
+_BALANCE_VIEW = sa.text("""
+SELECT m.lifetime_earned, m.tier,
+       a.credits_posted - a.debits_posted - a.debits_pending AS available, a.debits_pending AS held,
+       p.credits_posted - p.debits_posted AS pending,
+       (SELECT COALESCE(json_agg(json_build_object('points', l.remaining, 'expires_at', l.expires_at)
+                                 ORDER BY l.expires_at), '[]'::json)
+          FROM lots l WHERE l.member_id = m.member_id AND l.remaining > 0
+           AND l.expires_at <= now() + make_interval(days => :days)) AS expiring
+  FROM members m
+  JOIN accounts a ON a.id = :available_id
+  JOIN accounts p ON p.id = :pending_id
+ WHERE m.member_id = :member_id
+""")
+
+
+def balance_view(connection, member_id: str, *, expiring_within_days: int = 30) -> dict | None:
+    """What the balance API shows, in one statement: the balance and what expires soon."""
+    row = connection.execute(_BALANCE_VIEW, {
+        "member_id": member_id, "available_id": available_account(member_id),
+        "pending_id": pending_account(member_id), "days": expiring_within_days}).first()
+    if row is None:
+        return None
+    return {"member_id": member_id, "available": row.available, "pending": row.pending, "held": row.held,
+            "lifetime_earned": row.lifetime_earned, "tier": row.tier,
+            "expiring": [{"points": e["points"], "expires_at": datetime.fromisoformat(e["expires_at"])}
+                         for e in row.expiring]}
 
 
 def history(session: Session, member_id: str, *, limit: int, before_seq: int | None) -> list[Transfer]:

@@ -90,12 +90,11 @@ class MemberBalance(MethodView):
     @blp.response(200, BalanceOut)
     def get(self, member_id):
         """The member's available, pending and held points."""
-        with _db().transaction() as session:
-            current = ledger.balance(session, member_id)
-            if current is None:
-                abort(404, message=f"No member {member_id}.")
-            expiring = ledger.expiring(session, member_id)
-        return {**current.__dict__, "expiring": expiring}
+        with _db().reading() as connection:
+            current = ledger.balance_view(connection, member_id)
+        if current is None:
+            abort(404, message=f"No member {member_id}.")
+        return current
 
 
 @blp.route("/<member_id>/transactions")
