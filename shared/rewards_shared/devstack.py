@@ -31,6 +31,7 @@ class Stack:
     metrics_port_base: int = 9101
     db_prefix: str = "rewards_"
     web_concurrency: int = 2
+    worker_processes: int = 1
     extra_env: dict = field(default_factory=dict)
 
     @classmethod
@@ -175,25 +176,32 @@ def services_up(stack: Stack, env: dict[str, str], services: dict[str, ServiceIn
                [str(bin_dir / "gunicorn"), "-c", str(info.gunicorn_config), info.wsgi_app],
                {**env, "PORT": str(stack.web_port(info)), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
                 "WEB_CONCURRENCY": str(stack.web_concurrency)})
-        ready_file = stack.run_dir / f"{info.name}-worker.ready"
-        if not _pid_alive(stack.run_dir / f"{info.name}-worker.pid"):
-            ready_file.unlink(missing_ok=True)
-        _spawn(stack, f"{info.name}-worker", [sys.executable, "-m", info.worker_module],
-               {**env, "WORKER_READY_FILE": str(ready_file),
-                "WORKER_METRICS_PORT": str(stack.metrics_port_base + index)})
+        for number, name in enumerate(_worker_names(stack, info)):
+            ready_file = stack.run_dir / f"{name}.ready"
+            if not _pid_alive(stack.run_dir / f"{name}.pid"):
+                ready_file.unlink(missing_ok=True)
+            _spawn(stack, name, [sys.executable, "-m", info.worker_module],
+                   {**env, "WORKER_READY_FILE": str(ready_file),
+                    "WORKER_METRICS_PORT": str(stack.metrics_port_base + 10 * number + index)})
     wait_ready(stack, services, timeout)
+
+
+def _worker_names(stack: Stack, info: ServiceInfo) -> list[str]:
+    """`points-worker`, then `points-worker2`… when the stack runs several per service."""
+    return [f"{info.name}-worker"] + [f"{info.name}-worker{n}" for n in range(2, stack.worker_processes + 1)]
 
 
 def wait_ready(stack: Stack, services: dict[str, ServiceInfo], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    pending = {f"{name}-web" for name in services} | {f"{name}-worker" for name in services}
+    pending = {f"{name}-web" for name in services} | {
+        worker for info in services.values() for worker in _worker_names(stack, info)}
     while pending and time.monotonic() < deadline:
         for name in sorted(pending):
             service, _, kind = name.rpartition("-")
             if not _pid_alive(stack.run_dir / f"{name}.pid"):
                 tail = (stack.logs / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{name} exited during start-up:\n{tail}")
-            if kind == "worker" and (stack.run_dir / f"{name}.ready").exists():
+            if kind.startswith("worker") and (stack.run_dir / f"{name}.ready").exists():
                 pending.discard(name)
             elif kind == "web":
                 try:
@@ -227,6 +235,6 @@ def stop_process(stack: Stack, name: str, sig: int = signal.SIGTERM, grace: floa
 
 def services_down(stack: Stack, services: dict[str, ServiceInfo] | None = None) -> None:
     for info in (services or discover()).values():
-        for kind in ("web", "worker"):
-            stop_process(stack, f"{info.name}-{kind}")
-            (stack.run_dir / f"{info.name}-{kind}.ready").unlink(missing_ok=True)
+        for name in [f"{info.name}-web", *_worker_names(stack, info)]:
+            stop_process(stack, name)
+            (stack.run_dir / f"{name}.ready").unlink(missing_ok=True)

@@ -12,6 +12,7 @@ sums of their transfers, which `verify` recomputes.
 """
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -130,6 +131,7 @@ def _lock(session: Session, account_ids: list[str]) -> dict[str, Account]:
     wanted = sorted({a for a in account_ids if _is_member_account(a)})
     rows = session.execute(
         sa.select(Account).where(Account.id.in_(wanted)).order_by(Account.id).with_for_update()
+        .execution_options(populate_existing=True)
     ).scalars().all() if wanted else []
     found = {row.id: row for row in rows}
     missing = [a for a in wanted if a not in found]
@@ -214,22 +216,59 @@ def emit(session: Session, event_type: str, member_id: str, **data) -> None:
 
 # --- earning, lots and tiers ------------------------------------------------------------------------
 
+_EARN = sa.text("""
+WITH t AS (
+  INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, code, pending, member_id, source_type,
+                         source_id, rule_id, rule_version, occurred_at, details)
+  VALUES (:id, :debit, :credit, :amount, 'earn', false, :member_id, :source_type, :source_id, :rule_id,
+          :rule_version, :occurred_at, CAST(:details AS json))
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id, amount
+), lot AS (
+  INSERT INTO lots (member_id, transfer_id, points, remaining, earned_at, expires_at)
+  SELECT :member_id, t.id, t.amount, t.amount, now(), now() + make_interval(days => :lifetime_days) FROM t
+), account AS (
+  UPDATE accounts SET credits_posted = credits_posted + t.amount FROM t WHERE accounts.id = :credit
+  RETURNING accounts.credits_posted - accounts.debits_posted - accounts.debits_pending AS available
+)
+SELECT (SELECT count(*) FROM t) AS created, (SELECT available FROM account) AS available
+""")
+
+
 def earn(session: Session, *, member_id: str, points: int, source_type: str, source_id: str, cause: str,
          rule_id: str | None = None, rule_version: int | None = None, occurred_at: datetime | None = None,
          details: dict | None = None) -> Posted:
-    """Issue points to a member for something they did; they count towards the member's tier."""
+    """Issue points to a member for something they did; they count towards the member's tier.
+
+    The hot path of the scheme, so the transfer, its lot and the balance are written in one statement
+    (a credit cannot overdraw, so it needs no check); a repeat falls back to the general comparison."""
+    if points <= 0:
+        raise Invalid("A transfer moves a positive number of points.", field="points")
     ensure_member(session, member_id)
-    posted = post(session, TransferRequest(
+    request = TransferRequest(
         id=transfer_id("earn", cause), debit_account_id=ISSUANCE, credit_account_id=available_account(member_id),
         amount=points, code="earn", member_id=member_id, source_type=source_type, source_id=source_id,
-        rule_id=rule_id, rule_version=rule_version, occurred_at=occurred_at, details=details))
-    if posted.created:
-        _open_lot(session, posted.transfer)
-        _add_lifetime(session, member_id, points)
-        emit(session, "points.earned", member_id, points=points, transfer_id=str(posted.transfer.id),
-             source_type=source_type, source_id=source_id, rule_id=rule_id, rule_version=rule_version,
-             available=available_now(session, member_id))
-    return posted
+        rule_id=rule_id, rule_version=rule_version, occurred_at=occurred_at, details=details)
+    written = session.execute(_EARN, {
+        "id": request.id, "debit": request.debit_account_id, "credit": request.credit_account_id, "amount": points,
+        "member_id": member_id, "source_type": source_type, "source_id": source_id, "rule_id": rule_id,
+        "rule_version": rule_version, "occurred_at": occurred_at,
+        "details": json.dumps(details) if details is not None else None,
+        "lifetime_days": LOT_LIFETIME.days}).one()
+    if not written.created:
+        return post(session, request)
+    _forget_account(session, request.credit_account_id)
+    _add_lifetime(session, member_id, points)
+    emit(session, "points.earned", member_id, points=points, transfer_id=str(request.id), source_type=source_type,
+         source_id=source_id, rule_id=rule_id, rule_version=rule_version, available=written.available)
+    return Posted(Transfer(**{f.name: getattr(request, f.name) for f in fields(request)}), created=True)
+
+
+def _forget_account(session: Session, account_id: str) -> None:
+    """Drop a copy of the account this session may hold, now that a statement has changed it."""
+    cached = session.identity_map.get(session.identity_key(Account, account_id))
+    if cached is not None:
+        session.expire(cached)
 
 
 def _open_lot(session: Session, transfer: Transfer) -> None:
