@@ -230,8 +230,12 @@ WITH t AS (
 ), account AS (
   UPDATE accounts SET credits_posted = credits_posted + t.amount FROM t WHERE accounts.id = :credit
   RETURNING accounts.credits_posted - accounts.debits_posted - accounts.debits_pending AS available
+), member AS (
+  UPDATE members SET lifetime_earned = lifetime_earned + t.amount FROM t WHERE members.member_id = :member_id
+  RETURNING members.lifetime_earned, members.tier
 )
-SELECT (SELECT count(*) FROM t) AS created, (SELECT available FROM account) AS available
+SELECT (SELECT count(*) FROM t) AS created, (SELECT available FROM account) AS available,
+       (SELECT lifetime_earned FROM member) AS lifetime, (SELECT tier FROM member) AS tier
 """)
 
 
@@ -258,7 +262,7 @@ def earn(session: Session, *, member_id: str, points: int, source_type: str, sou
     if not written.created:
         return post(session, request)
     _forget_account(session, request.credit_account_id)
-    _add_lifetime(session, member_id, points)
+    _settle_tier(session, member_id, written.lifetime, written.tier)
     emit(session, "points.earned", member_id, points=points, transfer_id=str(request.id), source_type=source_type,
          source_id=source_id, rule_id=rule_id, rule_version=rule_version, available=written.available)
     return Posted(Transfer(**{f.name: getattr(request, f.name) for f in fields(request)}), created=True)
@@ -300,6 +304,10 @@ def _add_lifetime(session: Session, member_id: str, delta: int) -> None:
         .values(lifetime_earned=sa.func.greatest(0, Member.lifetime_earned + delta))
         .returning(Member.lifetime_earned, Member.tier).execution_options(synchronize_session=False)
     ).one()
+    _settle_tier(session, member_id, lifetime, tier_before)
+
+
+def _settle_tier(session: Session, member_id: str, lifetime: int, tier_before: str) -> None:
     tier = tier_for(lifetime)
     if tier != tier_before:
         session.execute(sa.update(Member).where(Member.member_id == member_id).values(tier=tier)
