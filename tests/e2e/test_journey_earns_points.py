@@ -121,3 +121,22 @@ def test_a_revoked_credential_stops_working_everywhere(services, stack_env):
     for base in services.values():
         wait_for(lambda b=base: requests.get(b + "/v1/members/x/balance", headers=headers, timeout=10)
                  .status_code == 401, what=f"revocation to reach {base}")
+
+
+def test_an_erased_member_s_cards_are_unlinked(client, databases, member_id):
+    import sqlalchemy as sa
+
+    from transit_ingest.models import CardLink
+
+    points, transit = client("points"), client("transit-ingest")
+    assert points.post("/v1/members", json={"member_id": member_id}).status_code == 201
+    assert transit.post("/v1/card-links", json={"member_id": member_id, "operator_id": "leeds-bus",
+                                                "card_ref": f"fs-{uuid.uuid4().hex}"}).status_code == 201
+    assert points.delete(f"/v1/members/{member_id}").status_code == 204
+
+    def active_links():
+        with databases("transit-ingest").transaction() as session:
+            return session.execute(sa.select(sa.func.count()).select_from(CardLink).where(
+                CardLink.member_id == member_id, CardLink.unlinked_at.is_(None))).scalar()
+
+    wait_for(lambda: active_links() == 0, what="transit-ingest to unlink the erased member's card")

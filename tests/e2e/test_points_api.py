@@ -3,8 +3,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from kafka import KafkaProducer
 
+from points.models import Earning
+from rewards_shared.db import outbox
 from rewards_shared.events import Event, encode
 from rewards_shared.topics import REDEMPTION_EVENTS, TRANSIT_JOURNEYS, VOLUNTEERING_ATTENDANCES
 from tests.support.polling import wait_for
@@ -166,3 +169,27 @@ def test_redemption_events_hold_capture_and_release(points, admin, publish, memb
     assert final["available"] == 70
     codes = [t["code"] for t in points.get(f"/v1/members/{member_id}/transactions").json()["items"]]
     assert sorted(codes) == sorted(["adjust", "hold", "hold", "hold", "capture", "release", "release"])
+
+
+def test_erasing_a_member_withdraws_their_points_and_tells_the_other_services(points, admin, publish, databases,
+                                                                              member_id):
+    register(points, member_id)
+    adjust(admin, member_id, 30)
+    assert points.delete(f"/v1/members/{member_id}").status_code == 204
+    assert points.delete(f"/v1/members/{member_id}").status_code == 204
+    assert balance(points, member_id)["available"] == 0
+    assert points.post("/v1/members", json={"member_id": member_id}).status_code == 410
+    assert points.delete("/v1/members/nobody-at-all").status_code == 404
+    publish(TRANSIT_JOURNEYS, journey_event(member_id, f"{member_id}-late"))
+    publish(REDEMPTION_EVENTS, redemption_event("redemption.requested", member_id, f"{member_id}-r", 5))
+
+    def settled():
+        with databases("points").transaction() as session:
+            journey = session.get(Earning, ("journey", f"{member_id}-late"))
+            refused = session.execute(sa.select(sa.func.count()).select_from(outbox).where(
+                outbox.c.key == member_id, outbox.c.event_type.in_(["points.hold_rejected", "member.erased"]))).scalar()
+            return journey is not None and refused == 2 and journey.status
+
+    assert wait_for(settled, what="the late journey and the hold request") == "erased"
+    codes = [t["code"] for t in points.get(f"/v1/members/{member_id}/transactions").json()["items"]]
+    assert sorted(codes) == ["adjust", "erase"], "nothing is credited or held after erasure"

@@ -40,6 +40,10 @@ def credit_journey(session: Session, journey: dict) -> None:
     current = _current(session, "journey", journey_id)
     if current is not None and current.revision >= revision:
         return
+    if ledger.is_erased(session, member_id):
+        _record(session, source_type="journey", source_id=journey_id, member_id=member_id, revision=revision,
+                status="erased", occurred_at=journey["started_at"])
+        return
     if current is not None:
         _undo(session, current, reason=f"journey corrected (revision {revision})")
         current.status = "superseded"

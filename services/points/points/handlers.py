@@ -34,6 +34,10 @@ def redemption_requested(session: Session, event: Event) -> None:
     """Hold the reward's cost, or tell the saga why not."""
     data = event.load_data()
     member_id, redemption_id, cost = data["member_id"], data["redemption_id"], data["cost_points"]
+    if ledger.is_erased(session, member_id):
+        ledger.emit(session, "points.hold_rejected", member_id, redemption_id=redemption_id, points=cost,
+                    reason="member_erased")
+        return
     try:
         with session.begin_nested():
             posted = ledger.hold(session, member_id=member_id, points=cost, id=_hold_id(redemption_id),

@@ -329,6 +329,28 @@ def debit_available(session: Session, *, member_id: str, amount: int, to_account
     return posted
 
 
+def is_erased(session: Session, member_id: str) -> bool:
+    return session.execute(sa.select(Member.erased_at).where(Member.member_id == member_id)).scalar() is not None
+
+
+def erase_member(session: Session, member_id: str) -> bool:
+    """Withdraw what the member could still spend, mark them erased and tell the other services once.
+    False when there is no such member; a repeat changes nothing."""
+    member = session.get(Member, member_id, with_for_update=True)
+    if member is None:
+        return False
+    if member.erased_at is not None:
+        return True
+    account = _lock(session, [available_account(member_id)])[available_account(member_id)]
+    spare = _available(account)
+    if spare > 0:
+        debit_available(session, member_id=member_id, amount=spare, to_account=ISSUANCE, code="erase",
+                        id=transfer_id("erase", member_id), reason="member erased")
+    member.erased_at = now()
+    emit(session, "member.erased", member_id)
+    return True
+
+
 # --- pending points (awaiting confirmation) --------------------------------------------------------
 
 def credit_pending(session: Session, *, member_id: str, points: int, source_type: str, source_id: str,

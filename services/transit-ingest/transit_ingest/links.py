@@ -51,3 +51,11 @@ def _active(session: Session, operator_id: str, card_hash: bytes) -> CardLink | 
         sa.select(CardLink).where(CardLink.operator_id == operator_id, CardLink.card_hash == card_hash,
                                   CardLink.unlinked_at.is_(None))
     ).scalar_one_or_none()
+
+
+def forget_member(session: Session, member_id: str) -> int:
+    """An erased member's cards stop being theirs; their taps earn nothing from now on."""
+    result = session.execute(sa.update(CardLink).where(CardLink.member_id == member_id,
+                                                       CardLink.unlinked_at.is_(None))
+                             .values(unlinked_at=datetime.now(UTC)))
+    return result.rowcount

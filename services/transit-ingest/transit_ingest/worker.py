@@ -1,11 +1,12 @@
 """The transit-ingest worker: the outbox relay, operator files, and the pairing queue (timeouts)."""
 from __future__ import annotations
 
-from rewards_shared import worker
+from rewards_shared import topics, worker
 from rewards_shared.config import Settings
 from rewards_shared.db import Database
+from rewards_shared.events import Event
 
-from . import feeds, journeys
+from . import feeds, journeys, links
 from .cards import CardHasher
 
 
@@ -24,7 +25,12 @@ def pair_due_cards(database: Database, settings: Settings) -> int:
             return total
 
 
-SPEC = worker.WorkerSpec(service="transit-ingest", topics=[], handlers={}, jobs=[
+def member_erased(session, event: Event) -> None:
+    links.forget_member(session, event.load_data()["member_id"])
+
+
+SPEC = worker.WorkerSpec(service="transit-ingest", topics=[topics.MEMBERS],
+                         handlers={"member.erased": member_erased}, jobs=[
     worker.PeriodicJob("feeds", every_seconds=1.0, run=process_feeds),
     worker.PeriodicJob("pairing", every_seconds=15.0, run=pair_due_cards),
 ])

@@ -78,10 +78,26 @@ class Members(MethodView):
         with _db().transaction() as session:
             created = ledger.ensure_member(session, body["member_id"])
             member = session.get(Member, body["member_id"])
+            if member.erased_at is not None:
+                abort(410, message=f"Member {member.member_id} was erased; use a new member id.")
             if created:
                 outbox.add(session, Event.create("member.registered", "points", member.member_id, {
                     "member_id": member.member_id, "registered_at": member.registered_at.isoformat()}))
         return (member, 201) if created else (member, 200)
+
+
+@blp.route("/<member_id>")
+class OneMember(MethodView):
+    @require("app")
+    @blp.response(204)
+    def delete(self, member_id):
+        """Erase a member: every service forgets what it holds about them (`member.erased`).
+
+        The ledger keeps its transfers under the pseudonymous id, as any financial record must;
+        points still available are withdrawn to the issuance account."""
+        with _db().transaction() as session:
+            if not ledger.erase_member(session, member_id):
+                abort(404, message=f"No member {member_id}.")
 
 
 @blp.route("/<member_id>/balance")
