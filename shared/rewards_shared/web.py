@@ -147,12 +147,50 @@ def create_service_app(*, service: str, title: str, settings, database: Database
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     verifier = Verifier(settings.token_public_key, RevocationList(database)) if settings.token_public_key else None
-    _install_hooks(app, service, verifier)
+    per_minute = settings.get_int("RATE_LIMIT_PER_MINUTE", 60_000)
+    _install_hooks(app, service, verifier, RateLimiter(per_minute) if per_minute > 0 else None)
     _install_health(app, database, settings)
     return app
 
 
-def _install_hooks(app: Flask, service: str, verifier: Verifier | None) -> None:
+SECRET_PATH_PARTS = ("card_ref", "code")
+
+
+def loggable_path() -> str:
+    """The request path with card references and voucher codes taken out."""
+    path = request.path
+    for name in SECRET_PATH_PARTS:
+        value = (request.view_args or {}).get(name)
+        if value:
+            path = path.replace(str(value), f"[{name}]")
+    return path
+
+
+class RateLimiter:
+    """A token bucket per credential, in this process: `per_minute` requests a minute on average,
+    bursts up to a minute's worth. Several web processes each keep their own buckets."""
+
+    def __init__(self, per_minute: int):
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, key: str) -> float:
+        """0 when the request may go ahead, else the seconds until it may."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - stamp) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+def _install_hooks(app: Flask, service: str, verifier: Verifier | None,
+                   limiter: RateLimiter | None = None) -> None:
     @app.before_request
     def start():
         g.started = time.perf_counter()
@@ -171,6 +209,10 @@ def _install_hooks(app: Flask, service: str, verifier: Verifier | None) -> None:
             g.principal = verifier.verify(token.strip())
         except InvalidCredential as error:
             return problem(401, "Unauthorized", f"The credential is not valid: {error}.")
+        wait = limiter.retry_after(g.principal.jti) if limiter else 0.0
+        if wait:
+            return problem(429, "Too Many Requests", "This credential has made too many requests; slow down.",
+                           headers={"Retry-After": str(max(1, round(wait)))})
         return None
 
     @app.after_request
@@ -182,7 +224,7 @@ def _install_hooks(app: Flask, service: str, verifier: Verifier | None) -> None:
         response.headers["X-Request-Id"] = getattr(g, "request_id", "")
         if endpoint not in ("/healthz", "/metrics"):
             principal = getattr(g, "principal", None)
-            log.info("request", extra={"method": request.method, "path": request.path,
+            log.info("request", extra={"method": request.method, "path": loggable_path(),
                                        "status": response.status_code, "ms": round(elapsed * 1000, 2),
                                        "principal": principal.role if principal else None})
         return response

@@ -140,3 +140,26 @@ def test_an_erased_member_s_cards_are_unlinked(client, databases, member_id):
                 CardLink.member_id == member_id, CardLink.unlinked_at.is_(None))).scalar()
 
     wait_for(lambda: active_links() == 0, what="transit-ingest to unlink the erased member's card")
+
+
+def test_card_references_are_never_written_in_clear(client, stack, stack_env, member_id):
+    import psycopg
+
+    from rewards_shared.config import Settings
+    from rewards_shared.db import libpq_url
+
+    transit, operator = client("transit-ingest"), client("transit-ingest", "operator:leeds-bus")
+    card_ref = f"fs-clear-{uuid.uuid4().hex}"
+    assert transit.post("/v1/card-links", json={"member_id": member_id, "operator_id": "leeds-bus",
+                                                "card_ref": card_ref}).status_code == 201
+    assert operator.post("/v1/operators/leeds-bus/taps", json={"taps": taps(card_ref, member_id)}).ok
+    assert transit.delete(f"/v1/card-links/leeds-bus/{card_ref}").status_code == 204
+    for log in stack.logs.glob("*.log"):
+        assert card_ref not in log.read_text(errors="replace"), log.name
+    url = libpq_url(Settings.from_env("transit-ingest", stack_env).database_url)
+    with psycopg.connect(url) as connection:
+        dump = connection.execute("SELECT string_agg(t::text, ' ') FROM (SELECT * FROM card_links) t").fetchone()[0]
+        taps_text = connection.execute("SELECT string_agg(t::text, ' ') FROM (SELECT * FROM taps) t").fetchone()[0]
+        outbox_text = connection.execute("SELECT string_agg(convert_from(payload, 'UTF8'), ' ') FROM outbox"
+                                         ).fetchone()[0]
+    assert card_ref not in (dump or "") + (taps_text or "") + (outbox_text or "")

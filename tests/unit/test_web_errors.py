@@ -47,3 +47,27 @@ def test_failures_become_problems(client, name, status):
 def test_unknown_paths_and_methods_are_problems_too(client):
     assert client.get("/nowhere").content_type == "application/problem+json"
     assert client.delete("/boom/race").status_code == 405
+
+
+def test_a_credential_over_its_rate_gets_told_when_to_come_back():
+    from rewards_shared.web import RateLimiter
+
+    limiter = RateLimiter(per_minute=3)
+    assert [limiter.retry_after("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = limiter.retry_after("a")
+    assert 0 < wait <= 20
+    assert limiter.retry_after("b") == 0.0, "each credential has its own bucket"
+
+
+def test_card_references_and_voucher_codes_never_reach_the_logs():
+    from flask import Flask
+
+    from rewards_shared.web import loggable_path
+
+    app = Flask("paths")
+    app.add_url_rule("/v1/card-links/<operator_id>/<card_ref>", "link", lambda **_: "")
+    app.add_url_rule("/v1/pos/vouchers/<code>/redeem", "redeem", lambda **_: "")
+    with app.test_request_context("/v1/card-links/leeds-bus/fs-secret-1234"):
+        assert loggable_path() == "/v1/card-links/leeds-bus/[card_ref]"
+    with app.test_request_context("/v1/pos/vouchers/ABCD-EFGH/redeem"):
+        assert loggable_path() == "/v1/pos/vouchers/[code]/redeem"
