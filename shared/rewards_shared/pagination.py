@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
@@ -12,6 +14,12 @@ from .errors import Invalid
 class PageArgs(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None)
+
+
+def keyset_page(rows: list, limit: int, key: Callable[[Any], tuple]) -> tuple[list, str | None]:
+    """Rows fetched with `limit + 1`: this page, and the cursor of the next (None on the last page)."""
+    page = rows[:limit]
+    return page, encode_cursor(*key(page[-1])) if len(rows) > limit else None
 
 
 def encode_cursor(*values) -> str:

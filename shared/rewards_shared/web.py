@@ -120,7 +120,6 @@ def require(*kinds: str):
             if principal.kind != "admin" and principal.kind not in kinds:
                 return problem(403, "Forbidden", f"This needs one of the roles: {', '.join(kinds + ('admin',))}.")
             return view(*args, **kwargs)
-        wrapper._rewards_roles = kinds
         return wrapper
     return decorate
 

@@ -600,19 +600,11 @@ class Balance:
 
 
 def balance(session: Session, member_id: str) -> Balance | None:
-    row = session.execute(
-        sa.select(Member.lifetime_earned, Member.tier, Account.kind, Account.credits_posted, Account.debits_posted,
-                  Account.debits_pending)
-        .join(Account, Account.member_id == Member.member_id).where(Member.member_id == member_id)
-    ).all()
-    if not row:
+    """The member's balance as this transaction sees it (pending changes flushed first)."""
+    view = balance_view(session, member_id)
+    if view is None:
         return None
-    accounts = {r.kind: r for r in row}
-    main, pending = accounts["member_available"], accounts["member_pending"]
-    return Balance(member_id=member_id,
-                   available=main.credits_posted - main.debits_posted - main.debits_pending,
-                   pending=pending.credits_posted - pending.debits_posted, held=main.debits_pending,
-                   lifetime_earned=row[0].lifetime_earned, tier=row[0].tier)
+    return Balance(**{name: view[name] for name in Balance.__dataclass_fields__})
 
 
 _BALANCE_VIEW = sa.text("""
@@ -631,7 +623,8 @@ SELECT m.lifetime_earned, m.tier,
 
 
 def balance_view(connection, member_id: str, *, expiring_within_days: int = 30) -> dict | None:
-    """What the balance API shows, in one statement: the balance and what expires soon."""
+    """What the balance API shows, in one statement: the balance and what expires soon.
+    `connection` is a Connection, or a Session (which flushes its pending changes first)."""
     row = connection.execute(_BALANCE_VIEW, {
         "member_id": member_id, "available_id": available_account(member_id),
         "pending_id": pending_account(member_id), "days": expiring_within_days}).first()

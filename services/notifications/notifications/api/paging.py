@@ -1,7 +1,7 @@
 """Keyset pages: ask for one row more than the limit to know whether another page follows."""
 from __future__ import annotations
 
-from rewards_shared.pagination import decode_cursor, encode_cursor
+from rewards_shared.pagination import decode_cursor, keyset_page
 
 
 def before_seq(args: dict) -> int | None:
@@ -10,5 +10,5 @@ def before_seq(args: dict) -> int | None:
 
 
 def page_of(rows: list, limit: int) -> dict:
-    items = rows[:limit]
-    return {"items": items, "next_cursor": encode_cursor(items[-1].seq) if len(rows) > limit else None}
+    items, cursor = keyset_page(rows, limit, lambda row: (row.seq,))
+    return {"items": items, "next_cursor": cursor}

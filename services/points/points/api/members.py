@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from rewards_shared import outbox
 from rewards_shared.events import Event
-from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import require
 
@@ -126,12 +126,12 @@ class MemberTransactions(MethodView):
                 abort(404, message=f"No member {member_id}.")
             rows = ledger.history(session, member_id, limit=args["limit"] + 1,
                                   before_seq=int(cursor[0]) if cursor else None)
-        page, more = rows[:args["limit"]], len(rows) > args["limit"]
+        page, cursor = keyset_page(rows, args["limit"], lambda transfer: (transfer.seq,))
         return {
             "items": [{"transfer_id": str(t.id), "points": ledger.signed_amount(t, member_id), "code": t.code,
                        "source_type": t.source_type, "source_id": t.source_id, "rule_id": t.rule_id,
                        "rule_version": t.rule_version, "reason": t.reason, "occurred_at": t.occurred_at,
                        "details": t.details, "created_at": t.created_at}
                       for t in page],
-            "next_cursor": encode_cursor(page[-1].seq) if more else None,
+            "next_cursor": cursor,
         }

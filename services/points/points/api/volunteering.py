@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from rewards_shared.errors import Forbidden, Gone, Invalid
 from rewards_shared.idempotency import idempotent
-from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import current_principal, require
 
@@ -244,10 +244,8 @@ class Attendances(MethodView):
         limit = query.pop("limit")
         with _db().transaction() as session:
             rows = volunteering.attendances(session, limit=limit + 1, after=_after(cursor), **query)
-        page, more = rows[:limit], len(rows) > limit
-        last = page[-1] if page else None
-        return {"items": page,
-                "next_cursor": encode_cursor(last.checked_in_at.isoformat(), last.attendance_id) if more else None}
+        page, cursor = keyset_page(rows, limit, lambda a: (a.checked_in_at.isoformat(), a.attendance_id))
+        return {"items": page, "next_cursor": cursor}
 
 
 def _after(cursor: list | None):

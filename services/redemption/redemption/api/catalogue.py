@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rewards_shared.errors import Forbidden, NotFound
-from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
 from rewards_shared.web import current_principal, require
 
 from .. import catalogue, redemptions
@@ -136,8 +136,8 @@ class Partners(MethodView):
         cursor = decode_cursor(args["cursor"], 1)
         with database().transaction() as session:
             rows = catalogue.partners(session, limit=args["limit"] + 1, after=cursor[0] if cursor else None)
-        page = rows[:args["limit"]]
-        return {"items": page, "next_cursor": encode_cursor(page[-1].id) if len(rows) > args["limit"] else None}
+        page, cursor = keyset_page(rows, args["limit"], lambda partner: (partner.id,))
+        return {"items": page, "next_cursor": cursor}
 
 
 @blp.route("/partners/<partner_id>")
@@ -184,9 +184,9 @@ class Rewards(MethodView):
         with database().transaction() as session:
             rows = catalogue.rewards(session, limit=args["limit"] + 1, after=cursor[0] if cursor else None,
                                      partner_id=partner_id, available_at=redemptions.now() if available else None)
-            page = rows[:args["limit"]]
+            page, cursor = keyset_page(rows, args["limit"], lambda reward: (reward.id,))
             items = [_reward_out(session, reward) for reward in page]
-        return {"items": items, "next_cursor": encode_cursor(page[-1].id) if len(rows) > args["limit"] else None}
+        return {"items": items, "next_cursor": cursor}
 
 
 @blp.route("/rewards/<reward_id>")

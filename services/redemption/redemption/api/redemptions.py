@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from rewards_shared.errors import Gone, Invalid, NotFound
 from rewards_shared.idempotency import idempotent
-from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
 from rewards_shared.web import current_principal, require
 
 from .. import redemptions, vouchers, waiting
@@ -155,8 +155,6 @@ class MemberRedemptions(MethodView):
                 raise Invalid("The cursor is not one this API gave out.", field="cursor") from None
         with database().transaction() as session:
             rows = redemptions.history(session, member_id, limit=args["limit"] + 1, before=before)
-            page = rows[:args["limit"]]
+            page, cursor = keyset_page(rows, args["limit"], lambda r: (r.requested_at.isoformat(), str(r.id)))
             items = [_out(redemption) for redemption in page]
-        more = len(rows) > args["limit"]
-        return {"items": items,
-                "next_cursor": encode_cursor(page[-1].requested_at.isoformat(), str(page[-1].id)) if more else None}
+        return {"items": items, "next_cursor": cursor}

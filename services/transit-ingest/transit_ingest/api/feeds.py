@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.pagination import PageArgs, decode_cursor, encode_cursor
+from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
 from rewards_shared.web import current_principal, require
 
 from .. import feeds
@@ -106,8 +106,7 @@ class Feeds(MethodView):
         after = decode_cursor(args["cursor"], 2)
         with _database().transaction() as session:
             found = feeds.listing(session, operator_id, limit=args["limit"] + 1, after=after)
-        page = found[:args["limit"]]
-        cursor = encode_cursor(page[-1].created_at.isoformat(), str(page[-1].id)) if len(found) > len(page) else None
+        page, cursor = keyset_page(found, args["limit"], lambda feed: (feed.created_at.isoformat(), str(feed.id)))
         return {"items": [_view(feed) for feed in page], "next_cursor": cursor}
 
 
