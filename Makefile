@@ -47,4 +47,4 @@ bench-all: bench
 	$(BIN)/python -m pytest tests/benchmarks -s $(PYTEST_ARGS)
 
 clean: down
-	rm -rf .local $(VENV)
+	rm -rf "$$(bash deploy/local/state-dir.sh --no-create)" .local $(VENV)

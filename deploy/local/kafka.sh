@@ -5,7 +5,8 @@
 # Usage: deploy/local/kafka.sh {start|stop|status}
 #
 # Environment (defaults):
-#   KAFKA_DIR              state: data, log, pid, server.properties ($REPO/.local/kafka)
+#   KAFKA_DIR              state: data, log, pid, server.properties (kafka/ in the folder that
+#                          deploy/local/state-dir.sh names, outside the clone)
 #   KAFKA_PORT             client listener on 127.0.0.1 (9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1 (9093)
 #   KAFKA_LIBS             jar cache shared by all instances ($REPO/.local/kafka-libs)
@@ -20,7 +21,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
-KAFKA_DIR=${KAFKA_DIR:-$REPO/.local/kafka}
+KAFKA_DIR=${KAFKA_DIR:-$("$HERE/state-dir.sh")/kafka}
 KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
 KAFKA_LIBS=${KAFKA_LIBS:-$REPO/.local/kafka-libs}

@@ -6,7 +6,9 @@
 # Usage: deploy/local/postgres.sh {start|stop|status}
 #
 # Environment (defaults):
-#   PG_DIR                 state: data/, postgres.log, socket ($REPO/.local/postgres)
+#   PG_DIR                 state: data/, postgres.log, socket (postgres/ in the folder that
+#                          deploy/local/state-dir.sh names: outside the clone, so the server's
+#                          user can reach it even when the clone sits in a private folder)
 #   PG_PORT                TCP port on 127.0.0.1 (54320)
 #   PG_BINDIR              PostgreSQL bin folder (pg_config --bindir, else newest
 #                          /usr/lib/postgresql/*/bin; installed with apt-get if root)
@@ -19,7 +21,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
-PG_DIR=${PG_DIR:-$REPO/.local/postgres}
+PG_DIR=${PG_DIR:-$("$HERE/state-dir.sh")/postgres}
 PG_PORT=${PG_PORT:-54320}
 PG_BINDIR=${PG_BINDIR:-}
 PG_START_TIMEOUT=${PG_START_TIMEOUT:-60}
@@ -42,6 +44,7 @@ as_owner() {
 
 init_paths() {
     PG_DIR=$(realpath -m "$PG_DIR")
+    STATE_ROOT=$("$HERE/state-dir.sh" --no-create)
     PGDATA=$PG_DIR/data
     LOG_FILE=$PG_DIR/postgres.log
     if ((${#PG_DIR} <= MAX_SOCKET_DIR)); then
@@ -92,7 +95,7 @@ open_path_for_owner() {
     for part in "${parts[@]}"; do
         dir+=/$part
         runuser -u "$SERVICE_USER" -- test -x "$dir" && continue
-        [[ $dir == "$REPO/.local" || $dir == "$REPO/.local/"* ]] \
+        [[ $dir == "$STATE_ROOT" || $dir == "$STATE_ROOT/"* ]] \
             || die "user $SERVICE_USER cannot enter $dir; allow it (chmod o+x $dir) or choose another PG_DIR"
         chmod o+x "$dir"
     done

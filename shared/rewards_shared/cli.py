@@ -255,7 +255,8 @@ def _print_welcome(local, env_vars: dict[str, str], seconds: float) -> None:
     click.echo("\nCredentials (also in .local/keys/dev-tokens.env; `source` it for $APP_TOKEN etc.):")
     for role, token in tokens.items():
         click.echo(f"  {role:<28} {token}")
-    click.echo("\nLogs in .local/logs; stop everything with `make down`.")
+    click.echo(f"\nLogs in .local/logs; the servers' data and logs in {local.servers}; "
+               "stop everything with `make down` (`make clean` also deletes the data).")
 
 
 def _register_plugins() -> None:

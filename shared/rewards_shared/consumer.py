@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from kafka import TopicPartition
+from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from marshmallow import ValidationError
@@ -41,6 +41,19 @@ class Backoff:
         return min(self.maximum, self.initial * 2 ** max(0, attempt - 1))
 
 
+class _JoinListener(ConsumerRebalanceListener):
+    """Marks the moment the consumer has joined its group, even with no partitions assigned."""
+
+    def __init__(self, joined: threading.Event):
+        self.joined = joined
+
+    def on_partitions_revoked(self, revoked) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned) -> None:
+        self.joined.set()
+
+
 class ConsumerLoop:
     def __init__(self, *, name: str, topics: list[str], handlers: Mapping[str, Handler],
                  database: Database, consumer_factory: Callable[[], object],
@@ -57,16 +70,21 @@ class ConsumerLoop:
         self.backoff = backoff or Backoff()
         self.poll_timeout_ms = poll_timeout_ms
         self.ready = threading.Event()
+        self.waiting_for: set[str] = set()
+        self._joined = threading.Event()
         self._consumer = None
         self._producer = None
 
     def run(self, stop: threading.Event) -> None:
         self._consumer = self.consumer_factory()
-        self._consumer.subscribe(self.topics)
         try:
+            if not self._await_topics(stop):
+                return
+            self._consumer.subscribe(self.topics, listener=_JoinListener(self._joined))
             while not stop.is_set():
                 batches = self._consumer.poll(timeout_ms=self.poll_timeout_ms)
-                self.ready.set()
+                if not self.ready.is_set() and self._joined.is_set() and self._sees_every_topic():
+                    self.ready.set()
                 for partition, records in batches.items():
                     done = self._process(records, stop)
                     if done is not None:
@@ -77,6 +95,26 @@ class ConsumerLoop:
             self._consumer.close(autocommit=False)
             if self._producer is not None:
                 self._producer.close(timeout=5)
+
+    def _await_topics(self, stop: threading.Event) -> bool:
+        """Subscribe only once every topic exists: a group joined before a topic's metadata arrives
+        is assigned none of its partitions and would sit idle. False if stopped while waiting."""
+        attempt = 0
+        while not stop.is_set():
+            self.waiting_for = {t for t in self.topics if not self._consumer.partitions_for_topic(t)}
+            if not self.waiting_for:
+                return True
+            attempt += 1
+            if attempt == 1 or attempt % 20 == 0:
+                log.warning("waiting for topics to exist before subscribing",
+                            extra={"consumer": self.name, "topics": sorted(self.waiting_for)})
+            stop.wait(min(0.05 * 2 ** attempt, 1.0))
+        return False
+
+    def _sees_every_topic(self) -> bool:
+        """The group has the partitions of every topic; a topic missing from the metadata is fetched
+        again, and the changed metadata makes the group rebalance to include it."""
+        return all(self._consumer.partitions_for_topic(topic) for topic in self.topics)
 
     def _process(self, records, stop: threading.Event):
         """Settle records in order; returns the last one settled. Runs of records go through one

@@ -21,9 +21,16 @@ from .service import ServiceInfo, discover, migrate
 DEPLOY = REPO_ROOT / "deploy" / "local"
 
 
+def state_dir(create: bool = True) -> Path:
+    """This clone's folder for server data, outside the clone (see deploy/local/state-dir.sh)."""
+    args = ["bash", str(DEPLOY / "state-dir.sh")] + ([] if create else ["--no-create"])
+    return Path(subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip())
+
+
 @dataclass(frozen=True)
 class Stack:
     home: Path
+    name: str = ""
     kafka_port: int = 9092
     controller_port: int = 9093
     pg_port: int = 54320
@@ -43,9 +50,15 @@ class Stack:
         """`TEST_SLOT=N` moves the test stack to its own folder and ports (N × 100 higher)."""
         slot = int(os.environ.get("TEST_SLOT") or 0) if slot is None else slot
         shift = slot * 100
-        return cls(home=REPO_ROOT / ".local" / (f"test-{slot}" if slot else "test"), kafka_port=19092 + shift,
+        name = f"test-{slot}" if slot else "test"
+        return cls(home=REPO_ROOT / ".local" / name, name=name, kafka_port=19092 + shift,
                    controller_port=19093 + shift, pg_port=54330 + shift, web_port_offset=10000 + shift,
                    metrics_port_base=19101 + shift, db_prefix="test_", web_concurrency=1)
+
+    @property
+    def servers(self) -> Path:
+        """PostgreSQL's and Kafka's data: outside the clone, where the database's own user can reach it."""
+        return state_dir() / self.name if self.name else state_dir()
 
     @property
     def keys(self) -> Path:
@@ -88,17 +101,30 @@ def _script(name: str, action: str, env: dict[str, str]) -> None:
     subprocess.run(["bash", str(DEPLOY / name), action], check=True, env={**os.environ, **env})
 
 
+def _postgres_env(stack: Stack, servers: Path) -> dict[str, str]:
+    return {"PG_DIR": str(servers / "postgres"), "PG_PORT": str(stack.pg_port)}
+
+
+def _kafka_env(stack: Stack, servers: Path) -> dict[str, str]:
+    return {"KAFKA_DIR": str(servers / "kafka"), "KAFKA_PORT": str(stack.kafka_port),
+            "KAFKA_CONTROLLER_PORT": str(stack.controller_port)}
+
+
 def infra_up(stack: Stack) -> None:
     stack.home.mkdir(parents=True, exist_ok=True)
-    _script("postgres.sh", "start", {"PG_DIR": str(stack.home / "postgres"), "PG_PORT": str(stack.pg_port)})
-    _script("kafka.sh", "start", {"KAFKA_DIR": str(stack.home / "kafka"), "KAFKA_PORT": str(stack.kafka_port),
-                                  "KAFKA_CONTROLLER_PORT": str(stack.controller_port)})
+    servers = stack.servers
+    servers.mkdir(mode=0o755, exist_ok=True)
+    _script("postgres.sh", "start", _postgres_env(stack, servers))
+    _script("kafka.sh", "start", _kafka_env(stack, servers))
 
 
-def infra_down(stack: Stack) -> None:
-    _script("kafka.sh", "stop", {"KAFKA_DIR": str(stack.home / "kafka"), "KAFKA_PORT": str(stack.kafka_port),
-                                 "KAFKA_CONTROLLER_PORT": str(stack.controller_port)})
-    _script("postgres.sh", "stop", {"PG_DIR": str(stack.home / "postgres"), "PG_PORT": str(stack.pg_port)})
+def infra_down(stack: Stack, remove_data: bool = False) -> None:
+    """Stop the broker and the database server; `remove_data` also deletes what they stored."""
+    servers = stack.servers
+    _script("kafka.sh", "stop", _kafka_env(stack, servers))
+    _script("postgres.sh", "stop", _postgres_env(stack, servers))
+    if remove_data and stack.name:
+        shutil.rmtree(servers, ignore_errors=True)
 
 
 def ensure_keys(stack: Stack) -> None:

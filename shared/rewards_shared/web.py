@@ -14,7 +14,7 @@ from flask_smorest import Api, Blueprint
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from . import logs, metrics
+from . import docs, logs, metrics
 from .auth import InvalidCredential, Principal, Verifier
 from .db import Database, revoked_credentials
 from .errors import DomainError
@@ -133,8 +133,7 @@ def create_service_app(*, service: str, title: str, settings, database: Database
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        **docs.SETTINGS,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
@@ -149,6 +148,7 @@ def create_service_app(*, service: str, title: str, settings, database: Database
     per_minute = settings.get_int("RATE_LIMIT_PER_MINUTE", 60_000)
     _install_hooks(app, service, verifier, RateLimiter(per_minute) if per_minute > 0 else None)
     _install_health(app, database, settings)
+    docs.install(app)
     return app
 
 

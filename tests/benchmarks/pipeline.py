@@ -452,7 +452,7 @@ def main() -> None:
         finally:
             devstack.services_down(stack, services)
     finally:
-        devstack.infra_down(stack)
+        devstack.infra_down(stack, remove_data=True)
 
 
 def prepare_bench_stack(stack: devstack.Stack) -> dict[str, str]:

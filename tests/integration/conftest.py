@@ -70,6 +70,28 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0)
     return records
 
 
+def read_to_end(bootstrap: str, topic: str, timeout: float = 20.0):
+    """Every record on the topic up to its end as it stands now: complete when it returns, so a
+    caller can assert that something is absent without waiting for it not to arrive."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             isolation_level="read_committed")
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        assert partitions, f"topic {topic} does not exist"
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        records = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(p) < ends[p] for p in partitions):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end within {timeout}s"
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
 class Running:
     """Runs something with a `run(stop)` method in a thread for the length of a `with` block."""
 

@@ -10,7 +10,7 @@ from rewards_shared import kafka
 from rewards_shared.consumer import Backoff, ConsumerLoop
 from rewards_shared.events import Event, encode
 from rewards_shared.topics import TopicSpec, dead_letter_topic
-from tests.integration.conftest import Running, credits, read_topic
+from tests.integration.conftest import Running, credits, read_to_end, read_topic
 from tests.support.polling import wait_for
 
 
@@ -119,4 +119,18 @@ def test_transient_failures_are_retried_without_dead_lettering(scratch_db, infra
     with Running(loop):
         wait_for(lambda: credited(scratch_db, member_id), what="the retried event")
     assert credited(scratch_db, member_id) == [8]
-    assert read_topic(infra.bootstrap, dead_letter_topic(topic, loop.name), expected=1, timeout=1) == []
+    assert read_to_end(infra.bootstrap, dead_letter_topic(topic, loop.name)) == []
+
+
+def test_a_consumer_started_before_its_topic_exists_is_assigned_it_once_it_is_created(
+        scratch_db, infra, send, member_id):
+    topic = f"test.late.{uuid.uuid4().hex[:10]}"
+    loop = make_loop(scratch_db, infra, topic)
+    with Running(loop):
+        wait_for(lambda: loop.waiting_for == {topic}, what="the consumer to wait for the missing topic")
+        assert not loop.ready.is_set()
+        kafka.ensure_topics(infra.bootstrap, (TopicSpec(topic, partitions=3),))
+        wait_for(loop.ready.is_set, what="the consumer to join once the topic exists")
+        for points in (1, 2, 3):
+            send(topic, encode(earned(member_id, points)), key=f"{member_id}-{points}".encode())
+        wait_for(lambda: sorted(credited(scratch_db, member_id)) == [1, 2, 3], what="every partition's event")

@@ -53,4 +53,4 @@ def provide():
                     f"postgresql+psycopg://postgres@127.0.0.1:{stack.pg_port}/postgres", "local")
     finally:
         if os.environ.get("KEEP_TEST_INFRA") != "1":
-            devstack.infra_down(stack)
+            devstack.infra_down(stack, remove_data=True)
