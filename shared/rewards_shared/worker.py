@@ -1,11 +1,12 @@
 """The worker process every service runs: its consumer loop, its outbox relay, its periodic jobs."""
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import signal
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,17 +19,12 @@ from .config import Settings
 from .consumer import ConsumerLoop, Handler
 from .db import Database, revoked_credentials
 from .events import Event
+from .jobs import PeriodicJob, run_jobs
 from .outbox import OutboxRelay
+from .runtime import Runtime
 from .topics import CREDENTIALS, TopicSpec, dead_letter_topic
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PeriodicJob:
-    name: str
-    every_seconds: float
-    run: Callable[[Database, Settings], object]
 
 
 @dataclass
@@ -43,20 +39,6 @@ def record_revocation(session: Session, event: Event) -> None:
     data = event.load_data()
     session.execute(insert(revoked_credentials).values(jti=data["jti"], revoked_at=data["revoked_at"])
                     .on_conflict_do_nothing())
-
-
-def _run_jobs(jobs: list[PeriodicJob], database: Database, settings: Settings, stop: threading.Event) -> None:
-    due = {job.name: 0.0 for job in jobs}
-    while not stop.is_set():
-        now = time.monotonic()
-        for job in jobs:
-            if now >= due[job.name]:
-                try:
-                    job.run(database, settings)
-                except Exception:
-                    log.exception("periodic job failed", extra={"job": job.name})
-                due[job.name] = now + job.every_seconds
-        stop.wait(min([due[j.name] for j in jobs] + [now + 1.0]) - time.monotonic())
 
 
 def build(spec: WorkerSpec, settings: Settings, database: Database) -> tuple[ConsumerLoop, OutboxRelay]:
@@ -75,10 +57,22 @@ def build(spec: WorkerSpec, settings: Settings, database: Database) -> tuple[Con
     return loop, relay
 
 
-def run(spec: WorkerSpec, settings: Settings | None = None) -> None:
-    settings = settings or Settings.from_env(spec.service)
+def _legacy(spec: WorkerSpec, settings: Settings, database: Database) -> WorkerSpec:
+    """TRANSITION: jobs written as run(database, settings); removed once every service uses bootstrap."""
+    jobs = [PeriodicJob(job.name, job.every_seconds, functools.partial(job.run, database, settings))
+            if len(inspect.signature(job.run).parameters) == 2 else job for job in spec.jobs]
+    return WorkerSpec(spec.service, spec.topics, spec.handlers, jobs)
+
+
+def run(spec: WorkerSpec, runtime: Runtime | Settings | None = None) -> None:
+    """The worker process: its consumer loop on this thread, the outbox relay and the periodic jobs
+    on threads of their own, until SIGTERM or SIGINT."""
+    if not isinstance(runtime, Runtime):  # TRANSITION
+        settings = runtime or Settings.from_env(spec.service)
+        runtime = Runtime(settings=settings, database=Database(settings.database_url))
+        spec = _legacy(spec, settings, runtime.database)
+    settings, database = runtime.settings, runtime.database
     logs.configure(spec.service, settings.log_level)
-    database = Database(settings.database_url)
     topics = list(dict.fromkeys(spec.topics + [CREDENTIALS]))
     kafka.ensure_topics(settings.kafka_bootstrap,
                         tuple(TopicSpec(dead_letter_topic(t, spec.service), partitions=1) for t in topics))
@@ -91,8 +85,7 @@ def run(spec: WorkerSpec, settings: Settings | None = None) -> None:
         metrics.serve(settings.metrics_port)
     threads = [threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True)]
     if spec.jobs:
-        threads.append(threading.Thread(target=_run_jobs, args=(spec.jobs, database, settings, stop),
-                                        name="jobs", daemon=True))
+        threads.append(threading.Thread(target=run_jobs, args=(spec.jobs, stop), name="jobs", daemon=True))
     for thread in threads:
         thread.start()
     ready_file = settings.get("WORKER_READY_FILE")

@@ -1,0 +1,94 @@
+"""RFC 9457 problem+json: the one error format of every service, for domain errors, validation
+errors, unknown routes and anything unexpected (never a stack trace)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, g, json
+from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import DomainError
+from ..failures import is_transient
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+_LOCATIONS = ("json", "query", "headers", "form", "files", "view_args", "path", "querystring")
+
+
+def problem(status: int, title: str, detail: str | None = None, *, errors: dict | None = None,
+            type: str = "about:blank", headers: dict | None = None, **extra) -> Response:
+    body = {"type": type, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    if getattr(g, "request_id", None):
+        body["instance"] = f"urn:request:{g.request_id}"
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM, headers=headers)
+
+
+def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
+    """webargs/marshmallow nested messages → {"taps.3.occurred_at": ["…"]}."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(flatten_errors(value, name))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        flat[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for index, value in enumerate(messages):
+            flat.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering its own HTTP errors (validation, 404, 405…) as problems."""
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        errors = None
+        if "messages" in data:
+            messages = data["messages"]
+            if isinstance(messages, dict) and set(messages) <= set(_LOCATIONS):
+                merged = {}
+                for part in messages.values():
+                    merged.update(flatten_errors(part))
+                errors = merged
+            else:
+                errors = flatten_errors(messages)
+        detail = data.get("message") or error.description
+        if errors and not data.get("message"):
+            detail = "The request has invalid fields: " + ", ".join(sorted(errors))
+        extra = {k: v for k, v in data.items() if k not in ("message", "messages", "errors", "headers")
+                 and isinstance(v, str | int | float | bool | list | dict)}
+        headers = dict(data.get("headers") or {})
+        if error.code == 401:
+            headers.setdefault("WWW-Authenticate", 'Bearer realm="smart-leeds-rewards"')
+        return problem(error.code or 500, error.name, detail, errors=errors or data.get("errors"),
+                       headers=headers, **extra)
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        return problem(error.status, error.title, error.detail, errors=error.errors, **error.extra)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        if is_transient(error):
+            log.warning("request lost a race or the database is unavailable", extra={"error": repr(error)[:300]})
+            return problem(503, "Service Unavailable", "A concurrent change or a database hiccup got in the way; "
+                           "retry the request.", headers={"Retry-After": "1"})
+        log.exception("database error")
+        return problem(500, "Internal Server Error", "Something went wrong on our side; it has been logged.")
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error")
+        return problem(500, "Internal Server Error", "Something went wrong on our side; it has been logged.")
