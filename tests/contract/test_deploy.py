@@ -145,7 +145,8 @@ def test_every_variable_the_dockerfile_uses_is_declared_in_its_stage():
             for name, default in VARIABLE.findall(rest):
                 if keyword == "CMD" and default:
                     continue  # read when the container starts, with a default
-                assert name in stage.declared(), f"{stage.name}: {keyword} uses ${name}, which no ARG or ENV declares"
+                if name not in stage.declared():
+                    pytest.fail(f"stage {stage.name}: {keyword} uses ${name}, which no ARG or ENV there declares")
 
 
 def test_a_service_image_says_which_service_and_port_it_serves():
