@@ -17,7 +17,6 @@ from notifications import channels, deliveries, handlers, members
 from notifications.channels.webhook import verify
 from notifications.deliveries import RetryPolicy
 from notifications.dispatcher import Dispatcher
-from notifications.local_peers import HttpPeer, SmtpPeer
 from notifications.models import Contact, Delivery, InboxItem, Preference
 from notifications.worker import TOPICS
 from rewards_shared import kafka
@@ -27,6 +26,7 @@ from rewards_shared.db import processed_events
 from rewards_shared.events import Event, encode
 from rewards_shared.topics import TopicSpec, dead_letter_topic, topic_for
 from tests.integration.conftest import Running
+from tests.support.peers import HttpPeer, SmtpPeer
 from tests.support.polling import wait_for
 
 WEBHOOK_SECRET = "whsec-integration"
