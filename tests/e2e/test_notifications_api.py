@@ -7,11 +7,11 @@ import pytest
 from kafka import KafkaProducer
 
 from notifications.channels.webhook import verify
-from notifications.local_peers import HttpPeer, SmtpPeer
 from rewards_shared import devstack
 from rewards_shared.events import Event, encode
 from rewards_shared.service import discover
 from rewards_shared.topics import topic_for
+from tests.support.peers import HttpPeer, SmtpPeer
 from tests.support.polling import wait_for
 
 SECRET = "whsec-e2e"

@@ -13,13 +13,12 @@ import pytest
 import sqlalchemy as sa
 from kafka import KafkaProducer
 
-from notifications import channels, deliveries, handlers, members
+from notifications import deliveries, handlers, members
+from notifications.bootstrap import TOPICS, bootstrap
 from notifications.channels.webhook import verify
 from notifications.deliveries import RetryPolicy
 from notifications.dispatcher import Dispatcher
-from notifications.local_peers import HttpPeer, SmtpPeer
 from notifications.models import Contact, Delivery, InboxItem, Preference
-from notifications.worker import TOPICS
 from rewards_shared import kafka
 from rewards_shared.config import Settings
 from rewards_shared.consumer import Backoff, ConsumerLoop
@@ -27,13 +26,13 @@ from rewards_shared.db import processed_events
 from rewards_shared.events import Event, encode
 from rewards_shared.topics import TopicSpec, dead_letter_topic, topic_for
 from tests.integration.conftest import Running
+from tests.support.peers import HttpPeer, SmtpPeer
 from tests.support.polling import wait_for
 
 WEBHOOK_SECRET = "whsec-integration"
 ALL_KINDS = ("points_earned", "points_expiring", "points_expired", "tier_changed", "voucher_issued",
              "redemption_rejected", "voucher_expired")
 EVERYWHERE = {kind: {"email": True, "push": True, "sms": True} for kind in ALL_KINDS}
-MEMBER_CHANNELS = ("email", "push", "sms", "webhook")
 
 
 class Peers:
@@ -81,10 +80,11 @@ def database(databases):
 
 
 @pytest.fixture(scope="module")
-def consumer(infra, database):
+def consumer(infra, database, peers):
     name = f"notifications-it-{uuid.uuid4().hex[:8]}"
     kafka.ensure_topics(infra.bootstrap, tuple(TopicSpec(dead_letter_topic(t, name), partitions=1) for t in TOPICS))
-    loop = ConsumerLoop(name=name, topics=TOPICS, handlers=handlers.build(MEMBER_CHANNELS), database=database,
+    rt = bootstrap(peers.settings(), database=database)
+    loop = ConsumerLoop(name=name, topics=TOPICS, handlers=handlers.build(rt), database=database,
                         consumer_factory=lambda: kafka.consumer(infra.bootstrap, name, name),
                         producer_factory=lambda: kafka.producer(infra.bootstrap, name + "-dlq"),
                         backoff=Backoff(initial=0.05, maximum=0.5), poll_timeout_ms=100)
@@ -117,7 +117,8 @@ class Clock:
 
 
 def dispatcher(database, peers, *, clock=None, policy=None, **extra) -> Dispatcher:
-    return Dispatcher(database, channels.from_settings(peers.settings(**extra)), clock=clock or Clock(), batch=1000,
+    configured = bootstrap(peers.settings(**extra), database=database).channels
+    return Dispatcher(database, configured, clock=clock or Clock(), batch=1000,
                       policy=policy or RetryPolicy(max_attempts=3, first_delay=timedelta(seconds=1)))
 
 
@@ -339,7 +340,7 @@ def test_failures_are_retried_with_backoff_then_marked_failed_and_shown(
 
     from notifications.app import create_app
 
-    web = create_app(settings_for("notifications")).test_client()
+    web = create_app(bootstrap(settings_for("notifications"))).test_client()
     admin = {"Authorization": f"Bearer {issue_token('admin')}"}
     failed = web.get("/v1/deliveries?status=failed&limit=200", headers=admin).get_json()["items"]
     assert {(d["member_id"], d["channel"]) for d in failed} >= {(member_id, "webhook"), (member_id, "push")}

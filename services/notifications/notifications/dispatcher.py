@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from rewards_shared.db import Database
+from rewards_shared.runtime import Clock
 
 from . import deliveries, members
 from .channels import Channel, DeliveryFailed, Outgoing, Refused, TryAgain
@@ -22,16 +24,12 @@ _NO_ADDRESS = {"email": "no email address on file", "sms": "no phone number on f
                "push": "the push token is no longer registered"}
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Dispatcher:
     # The lease outlasts a whole batch against a peer that times out on every message (20 × 10 s), so a
     # second worker never takes a delivery this one is still sending.
-    def __init__(self, database: Database, channels: dict[str, Channel], *, policy: RetryPolicy | None = None,
-                 templates: Templates | None = None, batch: int = 20, lease: timedelta = timedelta(minutes=10),
-                 clock=utcnow):
+    def __init__(self, database: Database, channels: Mapping[str, Channel], *, clock: Clock,
+                 policy: RetryPolicy | None = None, templates: Templates | None = None, batch: int = 20,
+                 lease: timedelta = timedelta(minutes=10)):
         self.database = database
         self.channels = channels
         self.policy = policy or RetryPolicy()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -44,18 +44,18 @@ def unread_count(session: Session, member_id: str) -> int:
                            .where(InboxItem.member_id == member_id, InboxItem.read_at.is_(None))).scalar_one()
 
 
-def mark_read(session: Session, member_id: str, item_id: uuid.UUID) -> InboxItem:
+def mark_read(session: Session, member_id: str, item_id: uuid.UUID, *, at: datetime) -> InboxItem:
     """Reading twice keeps the first time it was read."""
     item = session.execute(sa.select(InboxItem).where(InboxItem.id == item_id, InboxItem.member_id == member_id)
                            .with_for_update()).scalar_one_or_none()
     if item is None:
         raise NotFound(f"Member {member_id} has no notification {item_id}.")
     if item.read_at is None:
-        item.read_at = datetime.now(UTC)
+        item.read_at = at
     return item
 
 
-def mark_all_read(session: Session, member_id: str) -> int:
+def mark_all_read(session: Session, member_id: str, *, at: datetime) -> int:
     result = session.execute(sa.update(InboxItem).where(InboxItem.member_id == member_id, InboxItem.read_at.is_(None))
-                             .values(read_at=sa.func.now()))
+                             .values(read_at=at))
     return result.rowcount

@@ -5,8 +5,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from rewards_shared.errors import Gone
-
 from . import preferences
 from .models import Contact, Delivery, ErasedMember, InboxItem, Preference
 
@@ -15,18 +13,12 @@ def is_erased(session: Session, member_id: str) -> bool:
     return session.get(ErasedMember, member_id) is not None
 
 
-def _refuse_if_erased(session: Session, member_id: str) -> None:
-    if is_erased(session, member_id):
-        raise Gone(f"Member {member_id} has been erased; nothing more is kept for them.")
-
-
 def contacts(session: Session, member_id: str) -> Contact | None:
     return session.get(Contact, member_id)
 
 
 def set_contacts(session: Session, member_id: str, *, email: str | None, phone: str | None,
                  push_tokens: list[str]) -> Contact:
-    _refuse_if_erased(session, member_id)
     values = dict(email=email, phone=phone, push_tokens=list(dict.fromkeys(push_tokens)), updated_at=sa.func.now())
     session.execute(insert(Contact).values(member_id=member_id, **values)
                     .on_conflict_do_update(index_elements=[Contact.member_id], set_=values))
@@ -51,7 +43,6 @@ def preferences_of(session: Session, member_id: str) -> dict:
 
 
 def set_preferences(session: Session, member_id: str, chosen: dict) -> dict:
-    _refuse_if_erased(session, member_id)
     document = preferences.effective(chosen)
     session.execute(insert(Preference).values(member_id=member_id, document=document)
                     .on_conflict_do_update(index_elements=[Preference.member_id],

@@ -1,16 +1,15 @@
 """Deliveries: what was sent on which channel, what is waiting and what failed."""
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.pagination import PageArgs
-from rewards_shared.web import require
+from rewards_shared.pagination import PageArgs, page_schema
+from rewards_shared.web import current_principal, require
 
-from .. import deliveries
-from .paging import before_seq, page_of
+from .. import services
+from . import runtime
 
 blp = Blueprint("deliveries", __name__, url_prefix="/v1", description="Messages sent or waiting, by channel")
 
@@ -22,6 +21,7 @@ class DeliveryArgs(PageArgs):
 
 
 class DeliveryOut(Schema):
+    """No address, phone number or push token: only what was sent how, and when."""
     id = fields.String()
     member_id = fields.String()
     kind = fields.String()
@@ -36,33 +36,21 @@ class DeliveryOut(Schema):
     sent_at = fields.DateTime(allow_none=True)
 
 
-class DeliveryPage(Schema):
-    items = fields.List(fields.Nested(DeliveryOut))
-    next_cursor = fields.String(allow_none=True)
-
-
-def _page(args, **where):
-    with current_app.extensions["database"].transaction() as session:
-        rows = deliveries.page(session, status=args["status"], limit=args["limit"] + 1, before_seq=before_seq(args),
-                               **where)
-    return page_of(rows, args["limit"])
-
-
 @blp.route("/members/<member_id>/deliveries")
 class MemberDeliveries(MethodView):
     @require("app")
     @blp.arguments(DeliveryArgs, location="query")
-    @blp.response(200, DeliveryPage)
+    @blp.response(200, page_schema(DeliveryOut))
     def get(self, args, member_id):
         """One member's deliveries, newest first."""
-        return _page(args, member_id=member_id)
+        return services.delivery_page(runtime(), current_principal(), member_id=member_id, **args)
 
 
 @blp.route("/deliveries")
 class AllDeliveries(MethodView):
     @require("admin")
     @blp.arguments(DeliveryArgs, location="query")
-    @blp.response(200, DeliveryPage)
+    @blp.response(200, page_schema(DeliveryOut))
     def get(self, args):
         """Every delivery, newest first; `?status=failed` is what operators watch."""
-        return _page(args)
+        return services.delivery_page(runtime(), current_principal(), **args)

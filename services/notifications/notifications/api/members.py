@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from rewards_shared.errors import NotFound
-from rewards_shared.web import require
+from rewards_shared.web import current_principal, require
 
-from .. import members
+from .. import services
 from ..catalogue import PREFERENCE_KINDS
+from . import runtime
 
 blp = Blueprint("members", __name__, url_prefix="/v1/members", description="Members' contacts and preferences")
 
@@ -83,34 +82,20 @@ class PreferencesOut(Preferences):
     member_id = fields.String()
 
 
-def _db():
-    return current_app.extensions["database"]
-
-
-def _contact_out(member_id, contact):
-    return {"member_id": member_id, "email": contact.email, "phone": contact.phone,
-            "push_tokens": contact.push_tokens, "updated_at": contact.updated_at}
-
-
 @blp.route("/<member_id>/contacts")
 class MemberContacts(MethodView):
     @require("app")
     @blp.response(200, ContactsOut)
     def get(self, member_id):
         """The member's email address, phone number and push tokens."""
-        with _db().transaction() as session:
-            contact = members.contacts(session, member_id)
-            if contact is None:
-                raise NotFound(f"No contact details are held for member {member_id}.")
-            return _contact_out(member_id, contact)
+        return services.contacts_of(runtime(), current_principal(), member_id)
 
     @require("app")
     @blp.arguments(Contacts)
     @blp.response(200, ContactsOut)
     def put(self, body, member_id):
         """Replace the member's contact details (omitted ones are removed)."""
-        with _db().transaction() as session:
-            return _contact_out(member_id, members.set_contacts(session, member_id, **body))
+        return services.set_contacts(runtime(), current_principal(), member_id, **body)
 
 
 @blp.route("/<member_id>/preferences")
@@ -119,13 +104,11 @@ class MemberPreferences(MethodView):
     @blp.response(200, PreferencesOut)
     def get(self, member_id):
         """The member's preferences, with defaults for anything they have not chosen."""
-        with _db().transaction() as session:
-            return {"member_id": member_id, **members.preferences_of(session, member_id)}
+        return {"member_id": member_id, **services.preferences_of(runtime(), current_principal(), member_id)}
 
     @require("app")
     @blp.arguments(Preferences)
     @blp.response(200, PreferencesOut)
     def put(self, body, member_id):
         """Replace the member's preferences; anything omitted takes the default."""
-        with _db().transaction() as session:
-            return {"member_id": member_id, **members.set_preferences(session, member_id, body)}
+        return {"member_id": member_id, **services.set_preferences(runtime(), current_principal(), member_id, body)}

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from rewards_shared.runtime import Clock, utc_now
+
 from .base import Outgoing, Refused, TryAgain
 
 
@@ -19,6 +21,7 @@ class EmailChannel:
     password: str | None = None
     starttls: bool = False
     timeout: float = 10.0
+    clock: Clock = utc_now
     name: str = "email"
 
     def compose(self, message: Outgoing) -> EmailMessage:
@@ -26,7 +29,7 @@ class EmailChannel:
         email["From"] = self.sender
         email["To"] = message.to
         email["Subject"] = message.title
-        email["Date"] = formatdate(localtime=False)
+        email["Date"] = formatdate(self.clock().timestamp(), localtime=False)
         # One Message-ID per delivery: a resend after a lost acknowledgement is recognisably the same mail.
         email["Message-ID"] = f"<{message.delivery_id}@notifications.smart-leeds-rewards>"
         email["Content-Language"] = message.locale

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import requests
 
+from rewards_shared.runtime import Clock, utc_now
+
 from .base import Outgoing, TryAgain, http_failure
 
 SIGNATURE_HEADER = "Rewards-Signature"
@@ -43,6 +45,7 @@ class WebhookChannel:
     url: str
     secret: str
     timeout: float = 10.0
+    clock: Clock = utc_now
     name: str = "webhook"
 
     def body(self, message: Outgoing) -> bytes:
@@ -53,7 +56,8 @@ class WebhookChannel:
 
     def send(self, message: Outgoing) -> str | None:
         body = self.body(message)
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, int(time.time()), body),
+        signature = sign(self.secret, int(self.clock().timestamp()), body)
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature,
                    "Rewards-Delivery-Id": message.delivery_id}
         try:
             response = requests.post(self.url, data=body, headers=headers, timeout=self.timeout)

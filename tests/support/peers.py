@@ -1,6 +1,6 @@
-"""Real servers on 127.0.0.1 that stand where the channels' peers stand in production: an SMTP server
-(aiosmtpd) and an HTTP server that records what a push gateway, the app backend or an SMS provider is sent.
-Development stacks and the tests deliver to these."""
+"""Real servers on 127.0.0.1 that stand where the notifications channels' peers stand in production: an SMTP
+server (aiosmtpd) and an HTTP server that records what a push gateway, the app backend or an SMS provider is sent.
+The tests, and a developer, point the channels at these."""
 from __future__ import annotations
 
 import email

@@ -1,0 +1,145 @@
+"""The service layer: one function per use case, called by the views and the handlers.
+
+Functions the views call open their own transaction and take the caller's principal; those the handlers
+call run in the consumer's session, so an event's effects commit with the record that it was handled."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from rewards_shared.auth import Principal
+from rewards_shared.errors import Forbidden, Gone, NotFound
+from rewards_shared.events import Event
+from rewards_shared.pagination import decode_cursor, page_of
+from rewards_shared.runtime import Runtime
+
+from . import deliveries, inbox, members
+from .catalogue import notice_for
+from .models import Contact, InboxItem
+
+
+def _acting_for(principal: Principal, member_id: str) -> None:
+    """The app backend acts for every member; staff reach everything."""
+    if principal.kind != "app" and not principal.acts_for("member", member_id):
+        raise Forbidden(f"This credential does not act for member {member_id}.")
+
+
+@contextmanager
+def _member(rt: Runtime, principal: Principal, member_id: str) -> Iterator[Session]:
+    """One member's use case: only for a caller acting for them, in one transaction."""
+    _acting_for(principal, member_id)
+    with rt.database.transaction() as session:
+        yield session
+
+
+def _refuse_if_erased(session: Session, member_id: str) -> None:
+    if members.is_erased(session, member_id):
+        raise Gone(f"Member {member_id} has been erased; nothing more is kept for them.")
+
+
+def _before_seq(cursor: str | None) -> int | None:
+    after = decode_cursor(cursor, (int,))
+    return after[0] if after else None
+
+
+def _by_seq(row) -> tuple:
+    return (row.seq,)
+
+
+# Contacts and preferences
+
+def contacts_of(rt: Runtime, principal: Principal, member_id: str) -> Contact:
+    with _member(rt, principal, member_id) as session:
+        contact = members.contacts(session, member_id)
+    if contact is None:
+        raise NotFound(f"No contact details are held for member {member_id}.")
+    return contact
+
+
+def set_contacts(rt: Runtime, principal: Principal, member_id: str, *, email: str | None, phone: str | None,
+                 push_tokens: list[str]) -> Contact:
+    """Replace how to reach a member; an erased member's details are never kept again."""
+    with _member(rt, principal, member_id) as session:
+        _refuse_if_erased(session, member_id)
+        return members.set_contacts(session, member_id, email=email, phone=phone, push_tokens=push_tokens)
+
+
+def preferences_of(rt: Runtime, principal: Principal, member_id: str) -> dict:
+    with _member(rt, principal, member_id) as session:
+        return members.preferences_of(session, member_id)
+
+
+def set_preferences(rt: Runtime, principal: Principal, member_id: str, chosen: dict) -> dict:
+    with _member(rt, principal, member_id) as session:
+        _refuse_if_erased(session, member_id)
+        return members.set_preferences(session, member_id, chosen)
+
+
+# The inbox
+
+def inbox_page(rt: Runtime, principal: Principal, member_id: str, *, limit: int, cursor: str | None,
+               unread_only: bool) -> dict:
+    with _member(rt, principal, member_id) as session:
+        rows = inbox.page(session, member_id, limit=limit + 1, unread_only=unread_only,
+                          before_seq=_before_seq(cursor))
+    return page_of(rows, limit, _by_seq)
+
+
+def unread_count(rt: Runtime, principal: Principal, member_id: str) -> int:
+    with _member(rt, principal, member_id) as session:
+        return inbox.unread_count(session, member_id)
+
+
+def mark_read(rt: Runtime, principal: Principal, member_id: str, notification_id: str) -> InboxItem:
+    """Another member's notification, or an id that is no notification's, is simply not there."""
+    with _member(rt, principal, member_id) as session:
+        try:
+            item_id = uuid.UUID(notification_id)
+        except ValueError:
+            raise NotFound(f"Member {member_id} has no notification {notification_id}.") from None
+        return inbox.mark_read(session, member_id, item_id, at=rt.clock())
+
+
+def mark_all_read(rt: Runtime, principal: Principal, member_id: str) -> int:
+    with _member(rt, principal, member_id) as session:
+        return inbox.mark_all_read(session, member_id, at=rt.clock())
+
+
+# Deliveries
+
+def delivery_page(rt: Runtime, principal: Principal, *, member_id: str | None = None, status: str | None,
+                  limit: int, cursor: str | None) -> dict:
+    """One member's deliveries for whoever acts for them; every member's only for staff."""
+    if member_id is None:
+        if principal.kind != "admin":
+            raise Forbidden("Only staff see every member's deliveries.")
+    else:
+        _acting_for(principal, member_id)
+    with rt.database.transaction() as session:
+        rows = deliveries.page(session, member_id=member_id, status=status, limit=limit + 1,
+                               before_seq=_before_seq(cursor))
+    return page_of(rows, limit, _by_seq)
+
+
+# Events
+
+def notify(session: Session, event: Event, data: dict, *, channels: Iterable[str], at: datetime) -> None:
+    """An inbox item for the event's member, and a delivery on each channel they want and can be reached on."""
+    member_id = data["member_id"]
+    notice = notice_for(event.type, data)
+    if notice is None or members.is_erased(session, member_id):
+        return
+    document = members.preferences_of(session, member_id)
+    if not inbox.deliver(session, event, member_id, notice, document):
+        return
+    planned = deliveries.plan(notice, document, members.contacts(session, member_id), frozenset(channels), at)
+    deliveries.enqueue(session, source=event.id, member_id=member_id, kind=notice.kind.name,
+                       locale=document["locale"], context=notice.context, planned=planned)
+
+
+def erase_member(session: Session, member_id: str) -> None:
+    members.erase(session, member_id)
