@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -10,19 +12,26 @@ from rewards_shared.config import Settings
 from rewards_shared.db import Database
 from rewards_shared.errors import DomainError
 
+from . import SERVICE, services
 from . import feeds as feed_files
 from . import operators as registry
-from . import stops as gtfs_stops
-from .cards import CardHasher
+from .bootstrap import TransitIngest, bootstrap
 from .formats import FORMATS
 
 
-def _open() -> tuple[Database, CardHasher]:
-    settings = Settings.from_env("transit-ingest")
-    key = settings.get_secret("CARD_HMAC_KEY")
-    if not key:
+@contextmanager
+def _runtime() -> Iterator[TransitIngest]:
+    """The service's runtime for one command; a domain error becomes the command's error message."""
+    settings = Settings.from_env(SERVICE.name)
+    if not settings.get_secret("CARD_HMAC_KEY"):
         raise click.ClickException("CARD_HMAC_KEY (or CARD_HMAC_KEY_FILE) is not set (run `make up`)")
-    return Database(settings.database_url, pool_size=2), CardHasher(key)
+    rt = bootstrap(settings, database=Database(settings.database_url, pool_size=2))
+    try:
+        yield rt
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    finally:
+        rt.database.dispose()
 
 
 @click.group("feeds")
@@ -39,26 +48,16 @@ def load(file: Path, operator_id: str, fmt: str, quiet: bool) -> None:
     """Load FILE as a feed of OPERATOR, with a progress bar; the same path as an upload through the API."""
     from tqdm import tqdm
 
-    database, hasher = _open()
-    try:
-        with database.transaction() as session, file.open("rb") as body:
-            feed = feed_files.receive(session, operator_id, fmt, body, filename=file.name, created_by="cli",
-                                      claimed=True)
-        with tqdm(total=feed.size_bytes, unit="B", unit_scale=True, desc=file.name, disable=quiet) as bar:
-            def show(progress: feed_files.Progress) -> None:
-                bar.set_postfix(stage=progress.stage, rows=progress.rows, refresh=False)
-                bar.update(progress.bytes_read - bar.n)
-            status = feed_files.process(database, feed.id, hasher, on_progress=show)
-        with database.transaction() as session:
-            done = feed_files.get(session, operator_id, feed.id)
-            summary = {name: getattr(done, name) for name in (
-                "status", "reason", "rows", "accepted", "replaced", "duplicates", "ignored", "rejected")}
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
-    finally:
-        database.dispose()
+    with _runtime() as rt, file.open("rb") as body, \
+            tqdm(total=file.stat().st_size, unit="B", unit_scale=True, desc=file.name, disable=quiet) as bar:
+        def show(progress: feed_files.Progress) -> None:
+            bar.set_postfix(stage=progress.stage, rows=progress.rows, refresh=False)
+            bar.update(progress.bytes_read - bar.n)
+        feed = services.load_feed(rt, operator_id, fmt, body, filename=file.name, on_progress=show)
+    summary = {name: getattr(feed, name) for name in (
+        "status", "reason", "rows", "accepted", "replaced", "duplicates", "ignored", "rejected")}
     click.echo(json.dumps({"feed_id": str(feed.id), **summary}))
-    if status == "failed":
+    if feed.status == "failed":
         raise SystemExit(1)
 
 
@@ -67,14 +66,8 @@ def load(file: Path, operator_id: str, fmt: str, quiet: bool) -> None:
 @click.option("--operator", "operator_id", required=True)
 def load_stops(file: Path, operator_id: str) -> None:
     """Load the operator's GTFS stops.txt, for distances of journeys whose taps have no position."""
-    database, _ = _open()
-    try:
-        with database.transaction() as session, file.open("rb") as body:
-            loaded = gtfs_stops.load(session, operator_id, body)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
-    finally:
-        database.dispose()
+    with _runtime() as rt, file.open("rb") as body:
+        loaded = services.load_stops(rt, operator_id, body)
     click.echo(json.dumps({"stops": loaded.stops, "skipped": loaded.skipped, "rejected": loaded.rejected,
                            "errors": [e.__dict__ for e in loaded.errors[:20]]}))
 
@@ -95,13 +88,7 @@ def operators() -> None:
 def register(operator_id: str, name: str, default_mode: str, fare_model: str, participant_id: str | None,
              card_ref_field: str) -> None:
     """Register an operator (the same as POST /v1/operators)."""
-    database, _ = _open()
-    try:
-        with database.transaction() as session:
-            registry.register(session, id=operator_id, name=name, default_mode=default_mode, fare_model=fare_model,
-                              participant_id=participant_id, card_ref_field=card_ref_field)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
-    finally:
-        database.dispose()
+    with _runtime() as rt:
+        services.register_operator(rt, operator_id, name=name, default_mode=default_mode, fare_model=fare_model,
+                                   participant_id=participant_id, card_ref_field=card_ref_field)
     click.echo(f"registered {operator_id}")

@@ -16,15 +16,17 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from rewards_shared import jobs
 from rewards_shared.db import Database, libpq_url
 from rewards_shared.errors import Invalid, NotFound
+from rewards_shared.runtime import Clock, utc_now
 
 from . import journeys, operators
 from .cards import CardHasher
@@ -72,16 +74,13 @@ def get(session: Session, operator_id: str, feed_id: uuid.UUID) -> Feed:
     return feed
 
 
-def listing(session: Session, operator_id: str, *, limit: int, after: list | None = None) -> list[Feed]:
-    """The operator's feeds, newest first, after the (created_at, id) cursor position."""
+def listing(session: Session, operator_id: str, *, limit: int,
+            after: tuple[datetime, uuid.UUID] | None = None) -> list[Feed]:
+    """The operator's feeds, newest first, after the (created_at, id) position."""
     query = sa.select(Feed).where(Feed.operator_id == operator_id) \
         .order_by(Feed.created_at.desc(), Feed.id.desc()).limit(limit)
     if after:
-        try:
-            position = (datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
-        except (TypeError, ValueError):
-            raise Invalid("The cursor is not one this API gave out.", field="cursor") from None
-        query = query.where(sa.tuple_(Feed.created_at, Feed.id) < position)
+        query = query.where(sa.tuple_(Feed.created_at, Feed.id) < after)
     return list(session.execute(query).scalars())
 
 
@@ -167,9 +166,10 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def process(database: Database, feed_id: uuid.UUID, hasher: CardHasher, *,
+def process(database: Database, feed_id: uuid.UUID, hasher: CardHasher, *, clock: Clock = utc_now,
             on_progress: ProgressCallback | None = None, chunk_rows: int = CHUNK_ROWS) -> str:
-    """Process a claimed feed to the end; its final status (`done` or `failed`)."""
+    """Process a claimed feed to the end; its final status (`done` or `failed`). `clock` is read per
+    chunk: a large file takes minutes."""
     with database.transaction() as session:
         feed = session.get(Feed, feed_id)
         operator = operators.profile(operators.get(session, feed.operator_id))
@@ -179,16 +179,16 @@ def process(database: Database, feed_id: uuid.UUID, hasher: CardHasher, *,
     with LargeObject(database, oid, size) as content:
         text = io.TextIOWrapper(io.BufferedReader(content, PIECE), encoding="utf-8-sig", newline="")
         try:
-            parser = open_parser(fmt, _header(text), operator, hasher)
+            parser = open_parser(fmt, _header(text), operator, hasher, clock())
             batches = _batches(rows(parser, text, after_line=after_line), chunk_rows, content)
             for batch in prefetch(batches):
                 done_rows += batch.rows
-                _save(database, feed_id, operator.operator_id, parser.format, batch)
+                _save(database, feed_id, operator.operator_id, parser.format, batch, now=clock())
                 notify(Progress(feed_id, "loading", batch.bytes_read, size, done_rows))
         except FormatError as error:
             return _finish(database, feed_id, "failed", str(error))
-    _pair(database, feed_id, operator.operator_id, lambda: notify(Progress(feed_id, "pairing", size, size,
-                                                                           done_rows)))
+    _pair(database, feed_id, operator.operator_id, clock,
+          lambda: notify(Progress(feed_id, "pairing", size, size, done_rows)))
     return _finish(database, feed_id, "done")
 
 
@@ -221,8 +221,8 @@ def _batches(parsed: Iterable[tuple[int, object]], size: int, content: LargeObje
         yield batch
 
 
-def _save(database: Database, feed_id: uuid.UUID, operator_id: str, detected: str, batch: Batch) -> None:
-    now = datetime.now(UTC)
+def _save(database: Database, feed_id: uuid.UUID, operator_id: str, detected: str, batch: Batch, *,
+          now: datetime) -> None:
     with database.transaction() as session:
         # The chunk and the feed's progress commit together, so a commit lost in a server crash is
         # simply done again on resume: no need to wait for the WAL flush.
@@ -240,14 +240,15 @@ def _save(database: Database, feed_id: uuid.UUID, operator_id: str, detected: st
             lines_read=batch.last_line, bytes_read=batch.bytes_read, heartbeat_at=sa.func.now()))
 
 
-def _pair(database: Database, feed_id: uuid.UUID, operator_id: str, beat: Callable[[], None]) -> None:
-    while True:
-        with database.transaction() as session:
-            paired = journeys.drain(session, operator_id=operator_id, limit=PAIRING_BATCH)
-            session.execute(sa.update(Feed).where(Feed.id == feed_id).values(heartbeat_at=sa.func.now()))
+def _pair(database: Database, feed_id: uuid.UUID, operator_id: str, clock: Clock,
+          beat: Callable[[], None]) -> None:
+    def step(session: Session) -> int:
+        paired = journeys.drain(session, now=clock(), operator_id=operator_id, limit=PAIRING_BATCH)
+        session.execute(sa.update(Feed).where(Feed.id == feed_id).values(heartbeat_at=sa.func.now()))
         beat()
-        if paired < PAIRING_BATCH:
-            return
+        return paired
+
+    jobs.drain(database, step, batch=PAIRING_BATCH)
 
 
 def _finish(database: Database, feed_id: uuid.UUID, status: str, reason: str | None = None) -> str:
@@ -263,12 +264,12 @@ def _finish(database: Database, feed_id: uuid.UUID, status: str, reason: str | N
     return status
 
 
-def process_waiting(database: Database, hasher: CardHasher) -> int:
+def process_waiting(database: Database, hasher: CardHasher, *, clock: Clock = utc_now) -> int:
     """Process queued feeds until none is left; how many."""
     count = 0
     while (feed_id := claim(database)) is not None:
         try:
-            process(database, feed_id, hasher)
+            process(database, feed_id, hasher, clock=clock)
         except Exception:
             log.exception("feed processing stopped; it will be resumed", extra={"feed_id": str(feed_id)})
             raise

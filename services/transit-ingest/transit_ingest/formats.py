@@ -323,9 +323,9 @@ def _missing(header: list[str], required: Iterable[str]) -> list[str]:
 
 
 def open_parser(fmt: str, header_line: str, operator: OperatorProfile, hasher: CardHasher,
-                now: datetime | None = None) -> FileParser:
-    """The parser for a file whose first line is `header_line`, or FormatError saying what is wrong."""
-    now = now or datetime.now(UTC)
+                now: datetime) -> FileParser:
+    """The parser for a file whose first line is `header_line`, or FormatError saying what is wrong;
+    `now` bounds how far in the future a tap may be."""
     if fmt not in FORMATS:
         raise FormatError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}.")
     if not header_line.strip():

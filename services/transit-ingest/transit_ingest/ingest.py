@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
+from rewards_shared.errors import DomainError
 from rewards_shared.events.schemas import MODES
+from rewards_shared.runtime import utc_now
 
 from . import journeys
 from .cards import CardHasher
@@ -35,6 +37,17 @@ class TapRow(Schema):
 
 
 _tap_row = TapRow()
+
+
+class TooManyTaps(DomainError):
+    status = 413
+    title = "Request Entity Too Large"
+
+
+def check_size(rows: list) -> None:
+    if len(rows) > MAX_TAPS_PER_BATCH:
+        raise TooManyTaps(f"At most {MAX_TAPS_PER_BATCH} taps per request; split the batch.",
+                          errors={"taps": [f"{len(rows)} taps sent"]})
 
 
 @dataclass
@@ -77,7 +90,7 @@ def ingest(session: Session, operator_id: str, taps: list[tuple[int, dict]], has
            now: datetime | None = None) -> IngestResult:
     """Store the batch's valid taps (a repeated tap id is a duplicate, a changed one replaces) and pair
     the cards they touch before the batch commits."""
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     records = [TapRecord(index, t["tap_id"], hasher(operator_id, t["card_ref"]), t["occurred_at"], t["type"],
                          t["outcome"], t["mode"], t["route_id"], t["stop_id"], t["direction"], t["vehicle_id"],
                          t["latitude"], t["longitude"], t["updated_at"]) for index, t in taps]

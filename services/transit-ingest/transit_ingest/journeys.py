@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -45,24 +45,25 @@ def journey_id(operator_id: str, on_tap_id: str) -> str:
 
 
 def enqueue(session: Session, operator_id: str, cards: Iterable[tuple[bytes, datetime]], *,
-            due_at: datetime | None = None) -> None:
-    """Mark cards for (re)pairing from `since`, due at `due_at` (default now); the earliest of each wins."""
-    due = due_at or datetime.now(UTC)
-    values = [{"operator_id": operator_id, "card_hash": card, "since": since, "due_at": due}
-              for card, since in cards]
-    if not values:
+            due_at: datetime) -> None:
+    """Mark cards for (re)pairing from `since`, due at `due_at`; the earliest of each wins."""
+    _queue(session, [{"operator_id": operator_id, "card_hash": card, "since": since, "due_at": due_at}
+                     for card, since in cards])
+
+
+def _queue(session: Session, rows: list[dict]) -> None:
+    if not rows:
         return
     statement = insert(PairingQueue)
     session.execute(statement.on_conflict_do_update(
         index_elements=[PairingQueue.operator_id, PairingQueue.card_hash],
         set_={"since": sa.func.least(PairingQueue.since, statement.excluded.since),
-              "due_at": sa.func.least(PairingQueue.due_at, statement.excluded.due_at)}), values)
+              "due_at": sa.func.least(PairingQueue.due_at, statement.excluded.due_at)}), rows)
 
 
-def drain(session: Session, *, now: datetime | None = None, operator_id: str | None = None,
-          cards: list[bytes] | None = None, limit: int = 2000, policy: PairingPolicy | None = None) -> int:
-    """(Re)pair up to `limit` due cards (skipping cards another transaction is pairing); how many."""
-    now = now or datetime.now(UTC)
+def drain(session: Session, *, now: datetime, operator_id: str | None = None, cards: list[bytes] | None = None,
+          limit: int = 2000, policy: PairingPolicy | None = None) -> int:
+    """(Re)pair up to `limit` cards due by `now` (skipping cards another transaction is pairing); how many."""
     query = sa.select(PairingQueue.operator_id, PairingQueue.card_hash, PairingQueue.since) \
         .where(PairingQueue.due_at <= now).order_by(PairingQueue.due_at).limit(limit)
     if operator_id is not None:
@@ -130,7 +131,7 @@ def repair(session: Session, operator_id: str, since: Mapping[bytes, datetime], 
     events = [event for journey in fresh + changed if (event := announcement(journey)) is not None]
     _insert(session, fresh)
     session.flush()
-    _requeue(session, waiting)
+    _queue(session, waiting)  # a tap-on still waiting for its tap-off is due again when its timeout runs out
     outbox.add_many(session, events)
 
 
@@ -141,17 +142,6 @@ def _insert(session: Session, fresh: list[SimpleNamespace]) -> None:
     with connection.cursor().copy(f"COPY journeys ({', '.join(_INSERTED)}) FROM STDIN") as copy:
         for journey in fresh:
             copy.write_row([getattr(journey, name) for name in _INSERTED])
-
-
-def _requeue(session: Session, waiting: list[dict]) -> None:
-    """Cards left with a tap-on waiting for its tap-off are due again when its timeout runs out."""
-    if not waiting:
-        return
-    statement = insert(PairingQueue)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[PairingQueue.operator_id, PairingQueue.card_hash],
-        set_={"since": sa.func.least(PairingQueue.since, statement.excluded.since),
-              "due_at": sa.func.least(PairingQueue.due_at, statement.excluded.due_at)}), waiting)
 
 
 @dataclass

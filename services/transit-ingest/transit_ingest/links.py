@@ -1,12 +1,13 @@
 """Linking a member's card, so their taps become their journeys."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from rewards_shared.errors import Conflict, Invalid, NotFound
+from rewards_shared.runtime import utc_now
 
 from . import journeys
 from .cards import CardHasher, hint
@@ -21,7 +22,7 @@ def link(session: Session, hasher: CardHasher, *, member_id: str, operator_id: s
     The card's journeys from the retroactive window before now become the member's."""
     if session.get(Operator, operator_id) is None:
         raise Invalid(f"Operator {operator_id} is not registered.", field="operator_id")
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     card_hash = hasher(operator_id, card_ref)
     session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(operator_id + card_hash.hex()))))
     existing = _active(session, operator_id, card_hash)
@@ -38,12 +39,12 @@ def link(session: Session, hasher: CardHasher, *, member_id: str, operator_id: s
     return created, True
 
 
-def unlink(session: Session, hasher: CardHasher, *, operator_id: str, card_ref: str) -> None:
+def unlink(session: Session, hasher: CardHasher, *, operator_id: str, card_ref: str, now: datetime) -> None:
     """Later journeys of the card earn nothing; those already credited stay credited."""
     existing = _active(session, operator_id, hasher(operator_id, card_ref))
     if existing is None:
         raise NotFound("No such card link.")
-    existing.unlinked_at = datetime.now(UTC)
+    existing.unlinked_at = now
 
 
 def _active(session: Session, operator_id: str, card_hash: bytes) -> CardLink | None:
@@ -53,9 +54,9 @@ def _active(session: Session, operator_id: str, card_hash: bytes) -> CardLink | 
     ).scalar_one_or_none()
 
 
-def forget_member(session: Session, member_id: str) -> int:
+def forget_member(session: Session, member_id: str, *, now: datetime) -> int:
     """An erased member's cards stop being theirs; their taps earn nothing from now on."""
     result = session.execute(sa.update(CardLink).where(CardLink.member_id == member_id,
                                                        CardLink.unlinked_at.is_(None))
-                             .values(unlinked_at=datetime.now(UTC)))
+                             .values(unlinked_at=now))
     return result.rowcount

@@ -1,10 +1,11 @@
 """Pairing one card's taps into journeys, by time order. Pure: no database, no clock."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from rewards_shared import geo
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,12 @@ def distance_km(a: TapView, b: TapView) -> float | None:
     """Great-circle distance between two taps' positions, when both have one."""
     if None in (a.latitude, a.longitude, b.latitude, b.longitude):
         return None
-    return great_circle_km((a.latitude, a.longitude), (b.latitude, b.longitude))
+    return _km((a.latitude, a.longitude), (b.latitude, b.longitude))
 
 
-def great_circle_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return round(2 * 6371.0088 * math.asin(math.sqrt(h)), 3)
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """To the metre: journeys store and announce their distance so."""
+    return round(geo.distance_km(a, b), 3)
 
 
 def estimate_distance(on: TapView, off: TapView | None,
@@ -90,5 +90,5 @@ def estimate_distance(on: TapView, off: TapView | None,
         return from_taps, "taps"
     origin, destination = stops.get(on.stop_id or ""), stops.get(off.stop_id or "")
     if origin and destination:
-        return great_circle_km(origin, destination), "stops"
+        return _km(origin, destination), "stops"
     return None, None

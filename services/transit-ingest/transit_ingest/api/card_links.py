@@ -1,7 +1,6 @@
 """Card links: the app tells us which member a card belongs to."""
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -9,7 +8,8 @@ from marshmallow import Schema, fields, validate
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import require
 
-from .. import links
+from .. import services
+from . import runtime
 
 blp = Blueprint("card_links", __name__, url_prefix="/v1/card-links", description="Linking cards to members")
 
@@ -37,8 +37,8 @@ class CardLinks(MethodView):
     @blp.response(201, LinkOut)
     def post(self, body):
         """Link a card to a member (200 when it already is); journeys from the 14 days before count."""
-        with current_app.extensions["database"].transaction() as session:
-            link, created = links.link(session, current_app.extensions["card_hasher"], **body)
+        link, created = services.link_card(runtime(), **body)
+        # 200 for a link that already exists, as POST /v1/members does: the app may safely send it again.
         return link, 201 if created else 200
 
 
@@ -48,5 +48,4 @@ class CardLink(MethodView):
     @blp.response(204)
     def delete(self, operator_id, card_ref):
         """Unlink a card; its later taps earn nothing."""
-        with current_app.extensions["database"].transaction() as session:
-            links.unlink(session, current_app.extensions["card_hasher"], operator_id=operator_id, card_ref=card_ref)
+        services.unlink_card(runtime(), operator_id=operator_id, card_ref=card_ref)

@@ -3,21 +3,19 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, current_app, request, stream_with_context, url_for
+from flask import Response, request, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
+from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.web import current_principal, require
 
-from .. import feeds
+from .. import services
 from ..formats import FORMATS
-from .access import authorize_operator
+from . import runtime
 
 blp = Blueprint("feeds", __name__, url_prefix="/v1/operators", description="Operator files")
-
-DEFAULT_MAX_FEED_BYTES = 4 * 1024**3
 
 
 class FeedArgs(Schema):
@@ -40,6 +38,7 @@ class FeedErrorOut(Schema):
 
 
 class FeedOut(Schema):
+    """A feed as listed; `FeedDetailOut` adds its first rejections."""
     feed_id = fields.UUID(attribute="id")
     operator_id = fields.String()
     format = fields.String()
@@ -57,20 +56,14 @@ class FeedOut(Schema):
     duplicates = fields.Integer()
     ignored = fields.Integer(metadata={"description": "Valid rows that are not taps (purchases, cash)"})
     rejected = fields.Integer()
-    errors = fields.List(fields.Nested(FeedErrorOut), metadata={"description": "The first 100 rejections"})
     report_url = fields.String(metadata={"description": "Every rejection as CSV"})
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
 
 
-class FeedPage(Schema):
-    items = fields.List(fields.Nested(FeedOut(exclude=("errors",))))
-    next_cursor = fields.String(allow_none=True)
-
-
-def _database():
-    return current_app.extensions["database"]
+class FeedDetailOut(FeedOut):
+    errors = fields.List(fields.Nested(FeedErrorOut), metadata={"description": "The first 100 rejections"})
 
 
 def _view(feed, errors=()) -> dict:
@@ -89,37 +82,28 @@ class Feeds(MethodView):
         "type": "string", "format": "binary"}}}})
     def post(self, args, operator_id):
         """Upload an operator file as the raw body; it is processed in the background."""
-        authorize_operator(operator_id)
-        request.max_content_length = current_app.extensions["settings"].get_int(
-            "FEED_MAX_BYTES", DEFAULT_MAX_FEED_BYTES)
-        with _database().transaction() as session:
-            feed = feeds.receive(session, operator_id, args["format"], request.stream,
-                                 filename=args["filename"], created_by=current_principal().role)
+        request.max_content_length = runtime().max_feed_bytes
+        feed = services.receive_feed(runtime(), current_principal(), operator_id, args["format"], request.stream,
+                                     filename=args["filename"])
         return {"feed_id": feed.id, "status": feed.status, "size_bytes": feed.size_bytes, "sha256": feed.sha256}
 
     @require("operator")
     @blp.arguments(PageArgs, location="query")
-    @blp.response(200, FeedPage)
+    @blp.response(200, page_schema(FeedOut))
     def get(self, args, operator_id):
         """The operator's feeds, newest first."""
-        authorize_operator(operator_id)
-        after = decode_cursor(args["cursor"], 2)
-        with _database().transaction() as session:
-            found = feeds.listing(session, operator_id, limit=args["limit"] + 1, after=after)
-        page, cursor = keyset_page(found, args["limit"], lambda feed: (feed.created_at.isoformat(), str(feed.id)))
-        return {"items": [_view(feed) for feed in page], "next_cursor": cursor}
+        page = services.list_feeds(runtime(), current_principal(), operator_id, **args)
+        return {**page, "items": [_view(feed) for feed in page["items"]]}
 
 
 @blp.route("/<operator_id>/feeds/<uuid:feed_id>")
 class OneFeed(MethodView):
     @require("operator")
-    @blp.response(200, FeedOut)
+    @blp.response(200, FeedDetailOut)
     def get(self, operator_id, feed_id: uuid.UUID):
         """A feed's status, progress, counts and first rejections."""
-        authorize_operator(operator_id)
-        with _database().transaction() as session:
-            feed = feeds.get(session, operator_id, feed_id)
-            return _view(feed, feeds.first_errors(session, feed.id))
+        feed, errors = services.get_feed(runtime(), current_principal(), operator_id, feed_id)
+        return _view(feed, errors)
 
 
 @blp.route("/<operator_id>/feeds/<uuid:feed_id>/rejections.csv")
@@ -128,9 +112,7 @@ class RejectionReport(MethodView):
     @blp.response(200, content_type="text/csv")
     def get(self, operator_id, feed_id: uuid.UUID):
         """Every rejected row of the feed, by line and field, as CSV."""
-        authorize_operator(operator_id)
-        with _database().transaction() as session:
-            feeds.get(session, operator_id, feed_id)
-        body = stream_with_context(feeds.rejection_report(_database(), feed_id))
+        report = services.rejection_report(runtime(), current_principal(), operator_id, feed_id)
+        body = stream_with_context(report)
         return Response(body, mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="feed-{feed_id}-rejections.csv"'})

@@ -1,17 +1,17 @@
 """The operator registry (admin), and GTFS stops for distances."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rewards_shared.events.schemas import MODES
 from rewards_shared.validation import IDENTIFIER
-from rewards_shared.web import require
+from rewards_shared.web import current_principal, require
 
-from .. import operators, stops
-from .access import authorize_operator
+from .. import operators, services
+from . import runtime
 
 blp = Blueprint("operators", __name__, url_prefix="/v1/operators", description="Operators and their stops")
 
@@ -70,10 +70,6 @@ class StopsOut(Schema):
     errors = fields.List(fields.Nested(StopErrorOut))
 
 
-def _database():
-    return current_app.extensions["database"]
-
-
 @blp.route("")
 class Operators(MethodView):
     @require("admin")
@@ -81,15 +77,13 @@ class Operators(MethodView):
     @blp.response(201, OperatorOut)
     def post(self, body):
         """Register an operator; only registered operators can send taps."""
-        with _database().transaction() as session:
-            return operators.register(session, id=body.pop("operator_id"), **body)
+        return services.register_operator(runtime(), **body)
 
     @require("admin")
     @blp.response(200, OperatorList)
     def get(self):
         """Every registered operator."""
-        with _database().transaction() as session:
-            return {"items": operators.listing(session)}
+        return {"items": services.list_operators(runtime())}
 
 
 @blp.route("/<operator_id>")
@@ -98,17 +92,14 @@ class OneOperator(MethodView):
     @blp.response(200, OperatorOut)
     def get(self, operator_id):
         """An operator's registration (admin, or the operator itself)."""
-        authorize_operator(operator_id)
-        with _database().transaction() as session:
-            return operators.get(session, operator_id)
+        return services.get_operator(runtime(), current_principal(), operator_id)
 
     @require("admin")
     @blp.arguments(OperatorSettings)
     @blp.response(200, OperatorOut)
     def patch(self, body, operator_id):
         """Change how an operator's data is read, or suspend it (`active: false`)."""
-        with _database().transaction() as session:
-            return operators.update(session, operator_id, **body)
+        return services.update_operator(runtime(), operator_id, **body)
 
 
 @blp.route("/<operator_id>/stops")
@@ -118,7 +109,6 @@ class Stops(MethodView):
     @blp.doc(requestBody={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}})
     def put(self, operator_id):
         """Load the operator's GTFS stops.txt (the raw file as the body); stops are added or updated."""
-        with _database().transaction() as session:
-            loaded = stops.load(session, operator_id, request.stream)
+        loaded = services.load_stops(runtime(), operator_id, request.stream)
         return {"stops": loaded.stops, "skipped": loaded.skipped, "rejected": loaded.rejected,
                 "errors": [error.__dict__ for error in loaded.errors[:100]]}

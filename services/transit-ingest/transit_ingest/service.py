@@ -1,6 +1,0 @@
-from pathlib import Path
-
-from rewards_shared.service import ServiceInfo
-
-SERVICE = ServiceInfo(name="transit-ingest", package="transit_ingest", default_port=8002,
-                      migrations=Path(__file__).parent / "migrations")
