@@ -75,7 +75,7 @@ class Event:
             "source": self.source,
             "type": self.type,
             "subject": self.subject,
-            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "datacontenttype": "application/json",
             "data": self.data,
         }
