@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from redemption.bootstrap import bootstrap
 from redemption.jobs import expire_vouchers
 from redemption.models import Redemption
 from tests.support.polling import wait_for
@@ -168,7 +169,7 @@ def test_an_unused_voucher_expires_and_the_ledger_releases_its_hold(client, app,
                         .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     refused = till.post(f"/v1/pos/vouchers/{redemption['voucher_code']}/validate")
     assert refused.status_code == 410 and refused.json()["status_now"] == "expired"
-    assert expire_vouchers(database, settings_for("redemption")) >= 1
+    assert expire_vouchers(bootstrap(settings_for("redemption"), database=database)) >= 1
     assert app.get(f"/v1/redemptions/{redemption['redemption_id']}").json()["status"] == "expired"
     wait_for(lambda: balance(client, member_id)["held"] == 0, what="the ledger to release the expired hold")
     assert balance(client, member_id)["available"] == 100

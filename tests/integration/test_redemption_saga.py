@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from redemption import catalogue, handlers, redemptions, settlement, vouchers
+from redemption.bootstrap import bootstrap
 from redemption.models import Redemption, Reward
 from rewards_shared.consumer import ConsumerLoop
 from rewards_shared.db import outbox
@@ -22,16 +23,18 @@ def db(databases):
 
 
 @pytest.fixture
-def key(stack_env, monkeypatch):
-    monkeypatch.setenv("VOUCHER_KEY_FILE", stack_env["VOUCHER_KEY_FILE"])
-    handlers.voucher_key.cache_clear()
-    yield handlers.voucher_key()
-    handlers.voucher_key.cache_clear()
+def rt(db, settings_for):
+    return bootstrap(settings_for("redemption"), database=db)
 
 
 @pytest.fixture
-def loop(db, key):
-    return ConsumerLoop(name=f"test-{uuid.uuid4().hex[:8]}", topics=[], handlers=handlers.HANDLERS, database=db,
+def key(rt):
+    return rt.voucher_key
+
+
+@pytest.fixture
+def loop(db, rt):
+    return ConsumerLoop(name=f"test-{uuid.uuid4().hex[:8]}", topics=[], handlers=handlers.build(rt), database=db,
                         consumer_factory=None, producer_factory=None)
 
 

@@ -5,12 +5,14 @@ import json
 
 import click
 
-from rewards_shared.config import Settings
-from rewards_shared.db import Database
+from rewards_shared.auth import Principal
 from rewards_shared.errors import DomainError
 
-from . import catalogue
-from . import settlement as statements
+from . import services
+from .bootstrap import bootstrap
+
+# Whoever can run this reads the service's database directly: staff.
+STAFF = Principal(role="admin", jti="cli")
 
 
 @click.group()
@@ -25,13 +27,14 @@ def settlement() -> None:
 @click.option("--format", "output", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 def statement_command(partner_id: str, period_from, period_to, output: str) -> None:
     """Vouchers a partner redeemed in the period, per reward, and what the council owes."""
-    database = Database(Settings.from_env("redemption").database_url)
     try:
-        with database.transaction() as session:
-            catalogue.partner(session, partner_id)
-            found = statements.statement(session, partner_id, period_from.date(), period_to.date())
+        rt = bootstrap()
+    except ValueError as error:  # no voucher key configured
+        raise click.ClickException(str(error)) from error
+    try:
+        found = services.settlement_statement(rt, STAFF, partner_id, period_from.date(), period_to.date())
     except DomainError as error:
         raise click.ClickException(error.detail) from error
     finally:
-        database.dispose()
+        rt.database.dispose()
     click.echo(found.to_csv() if output == "csv" else json.dumps(found.to_dict(), indent=2), nl=False)

@@ -4,20 +4,18 @@ Events about redemptions this service does not know are ignored, and every trans
 guarded by the state it leaves, so a redelivery or a re-run after a crash changes nothing."""
 from __future__ import annotations
 
-import functools
 import uuid
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from rewards_shared.config import Settings
+from rewards_shared.consumer import Handler
 from rewards_shared.events import Event
 
-from . import redemptions, vouchers
+from . import redemptions
 
-
-@functools.cache
-def voucher_key() -> vouchers.VoucherKey:
-    return vouchers.VoucherKey(Settings.from_env("redemption").get_secret("VOUCHER_KEY"))
+if TYPE_CHECKING:
+    from .bootstrap import RedemptionRuntime
 
 
 def _redemption_id(data: dict) -> uuid.UUID | None:
@@ -27,29 +25,28 @@ def _redemption_id(data: dict) -> uuid.UUID | None:
         return None
 
 
-def points_held(session: Session, event: Event) -> None:
-    data = event.load_data()
-    if (redemption_id := _redemption_id(data)) is not None:
-        redemptions.issue(session, voucher_key(), redemption_id, hold_transfer_id=data.get("transfer_id"))
+def build(rt: RedemptionRuntime) -> dict[str, Handler]:
+    def points_held(session: Session, event: Event) -> None:
+        data = event.load_data()
+        if (redemption_id := _redemption_id(data)) is not None:
+            redemptions.issue(session, rt.voucher_key, redemption_id, hold_transfer_id=data.get("transfer_id"),
+                              at=rt.clock())
 
+    def hold_rejected(session: Session, event: Event) -> None:
+        data = event.load_data()
+        if (redemption_id := _redemption_id(data)) is not None:
+            redemptions.reject(session, redemption_id, data["reason"])
 
-def hold_rejected(session: Session, event: Event) -> None:
-    data = event.load_data()
-    if (redemption_id := _redemption_id(data)) is not None:
-        redemptions.reject(session, redemption_id, data["reason"])
+    def points_released(session: Session, event: Event) -> None:
+        """The ledger let a hold go by itself (its safety-net timeout): the voucher dies with it.
 
+        Releases we asked for (cancel, expiry) find the redemption already final and change nothing."""
+        data = event.load_data()
+        if (redemption_id := _redemption_id(data)) is not None:
+            redemptions.expire(session, redemption_id, f"hold_released: {data.get('reason') or 'unknown'}")
 
-def points_released(session: Session, event: Event) -> None:
-    """The ledger let a hold go by itself (its safety-net timeout): the voucher dies with it.
-
-    Releases we asked for (cancel, expiry) find the redemption already final and change nothing."""
-    data = event.load_data()
-    if (redemption_id := _redemption_id(data)) is not None:
-        redemptions.expire(session, redemption_id, f"hold_released: {data.get('reason') or 'unknown'}")
-
-
-HANDLERS = {
-    "points.held": points_held,
-    "points.hold_rejected": hold_rejected,
-    "points.released": points_released,
-}
+    return {
+        "points.held": points_held,
+        "points.hold_rejected": hold_rejected,
+        "points.released": points_released,
+    }

@@ -2,43 +2,39 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from rewards_shared.config import Settings
-from rewards_shared.db import Database
-from rewards_shared.worker import PeriodicJob
+from rewards_shared.jobs import PeriodicJob, drain
 
 from . import redemptions
 
+if TYPE_CHECKING:
+    from .bootstrap import RedemptionRuntime
+
 log = logging.getLogger(__name__)
 
+BATCH = 500
 
-def expire_vouchers(database: Database, settings: Settings) -> int:
+
+def build(rt: RedemptionRuntime) -> list[PeriodicJob]:
+    return [PeriodicJob("expire-vouchers", rt.jobs_every_seconds, lambda: expire_vouchers(rt)),
+            PeriodicJob("abandon-unanswered", rt.jobs_every_seconds, lambda: abandon_unanswered(rt))]
+
+
+def expire_vouchers(rt: RedemptionRuntime) -> int:
     """Unused vouchers past their date expire; the ledger then releases their holds."""
-    total = 0
-    while True:
-        with database.transaction() as session:
-            expired = redemptions.expire_due(session)
-        total += expired
-        if expired < 500:
-            break
+    total = drain(rt.database, lambda session: redemptions.expire_due(session, at=rt.clock(), limit=BATCH),
+                  batch=BATCH)
     if total:
         log.info("vouchers expired", extra={"count": total})
     return total
 
 
-def abandon_unanswered(database: Database, settings: Settings) -> int:
+def abandon_unanswered(rt: RedemptionRuntime) -> int:
     """Pending redemptions the ledger has not answered for a long while are cancelled."""
-    older_than = timedelta(minutes=settings.get_int("PENDING_TIMEOUT_MINUTES", 15))
-    with database.transaction() as session:
-        abandoned = redemptions.abandon_unanswered(session, older_than=older_than)
+    with rt.database.transaction() as session:
+        abandoned = redemptions.abandon_unanswered(session, older_than=rt.pending_timeout, at=rt.clock(),
+                                                   limit=BATCH)
     if abandoned:
         log.warning("unanswered redemptions cancelled", extra={"count": abandoned})
     return abandoned
-
-
-def jobs(settings: Settings | None = None) -> list[PeriodicJob]:
-    settings = settings or Settings.from_env("redemption")
-    every = settings.get_int("VOUCHER_EXPIRY_EVERY_SECONDS", 60)
-    return [PeriodicJob("expire-vouchers", every, expire_vouchers),
-            PeriodicJob("abandon-unanswered", every, abandon_unanswered)]

@@ -3,11 +3,12 @@
 Every transition is a conditional UPDATE (… WHERE status = the state it leaves), so a repeat, a
 race between a till, a cancel and the expiry job, or a handler re-run after a crash changes
 nothing twice. Each transition writes its event to the outbox in the same transaction.
+The service passes the runtime's clock as `at`; without it the wall clock is used.
 """
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 from rewards_shared import outbox
 from rewards_shared.errors import Conflict, Gone, NotFound
 from rewards_shared.events import Event
+from rewards_shared.idempotency import request_uuid
+from rewards_shared.runtime import utc_now
 
 from . import catalogue, vouchers
 from .models import LIVE_STATUSES, Partner, Redemption, Reward
@@ -23,17 +26,13 @@ SOURCE = "redemption"
 _REQUEST_NAMESPACE = uuid.UUID("5d0c6f52-4b8e-4d35-9a52-4c1f0a1e7a11")
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Unavailable(Conflict):
     """The reward cannot be redeemed now; `reason` says why (out_of_stock, closed…)."""
 
 
 def redemption_id_for(principal: str, idempotency_key: str) -> uuid.UUID:
     """The same request (credential and key) always names the same redemption, even after a crash."""
-    return uuid.uuid5(_REQUEST_NAMESPACE, f"{principal}\n{idempotency_key}")
+    return request_uuid(_REQUEST_NAMESPACE, principal, idempotency_key)
 
 
 def request(session: Session, *, redemption_id: uuid.UUID, member_id: str, reward_id: str,
@@ -42,7 +41,7 @@ def request(session: Session, *, redemption_id: uuid.UUID, member_id: str, rewar
     existing = session.get(Redemption, redemption_id)
     if existing is not None:
         return existing
-    at = at or now()
+    at = at or utc_now()
     # The reward's row lock serialises every request for it, so stock and limits are checked exactly.
     reward = session.get(Reward, reward_id, with_for_update=True)
     if reward is None:
@@ -109,7 +108,7 @@ def _return_stock(session: Session, reward_id: str) -> None:
 def issue(session: Session, key: vouchers.VoucherKey, redemption_id: uuid.UUID, *, hold_transfer_id: str | None,
           at: datetime | None = None) -> Redemption | None:
     """The points are held: give the member a voucher."""
-    at = at or now()
+    at = at or utc_now()
     current = session.get(Redemption, redemption_id)
     if current is None:
         return None
@@ -156,7 +155,7 @@ def expire(session: Session, redemption_id: uuid.UUID, reason: str) -> Redemptio
 
 def expire_due(session: Session, *, at: datetime | None = None, limit: int = 500) -> int:
     """Expire unused vouchers past their date; several workers may run this side by side."""
-    at = at or now()
+    at = at or utc_now()
     due = session.execute(
         sa.select(Redemption.id).where(Redemption.status == "issued", Redemption.expires_at <= at)
         .order_by(Redemption.expires_at).limit(limit).with_for_update(skip_locked=True)
@@ -169,7 +168,7 @@ def abandon_unanswered(session: Session, *, older_than: timedelta, at: datetime 
     """Cancel redemptions the ledger never answered (its consumer dead-lettered the request, say), so
     their stock returns. The ledger reads the cancel after the request on the member's partition, so a
     hold it did make is released."""
-    cutoff = (at or now()) - older_than
+    cutoff = (at or utc_now()) - older_than
     stale = session.execute(
         sa.select(Redemption.id).where(Redemption.status == "pending", Redemption.requested_at <= cutoff)
         .order_by(Redemption.requested_at).limit(limit).with_for_update(skip_locked=True)
@@ -204,13 +203,13 @@ def check_redeemable(redemption: Redemption, at: datetime) -> None:
 
 def validate(session: Session, code: str, partner_id: str, *, at: datetime | None = None) -> Redemption:
     redemption = voucher_for_partner(session, code, partner_id)
-    check_redeemable(redemption, at or now())
+    check_redeemable(redemption, at or utc_now())
     return redemption
 
 
 def redeem(session: Session, code: str, partner_id: str, *, by: str, at: datetime | None = None) -> Redemption:
     """Use the voucher once; the ledger captures the held points when it hears of it."""
-    at = at or now()
+    at = at or utc_now()
     redemption = voucher_for_partner(session, code, partner_id, lock=True)
     check_redeemable(redemption, at)
     redeemed = _transition(session, redemption.id, ("issued",), status="redeemed", redeemed_at=at, redeemed_by=by,

@@ -1,12 +1,12 @@
-from rewards_shared import topics, worker
+from rewards_shared import worker
 
-from .handlers import HANDLERS
-from .jobs import jobs
+from .bootstrap import bootstrap, worker_spec
 
 
-def spec() -> worker.WorkerSpec:
-    return worker.WorkerSpec(service="redemption", topics=[topics.LEDGER_EVENTS], handlers=HANDLERS, jobs=jobs())
+def main() -> None:
+    rt = bootstrap()
+    worker.run(worker_spec(rt), rt)
 
 
 if __name__ == "__main__":
-    worker.run(spec())
+    main()

@@ -5,13 +5,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.errors import Forbidden, NotFound
-from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
+from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.web import current_principal, require
 
-from .. import catalogue, redemptions
-from ..models import FUNDERS, Partner, Reward
-from . import ID, database
+from .. import catalogue, services
+from ..models import FUNDERS
+from . import ID, runtime
 
 blp = Blueprint("catalogue", __name__, url_prefix="/v1", description="Partners and the rewards catalogue")
 
@@ -36,11 +35,6 @@ class PartnerOut(Schema):
     active = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-
-
-class PartnerPage(Schema):
-    items = fields.List(fields.Nested(PartnerOut))
-    next_cursor = fields.String(allow_none=True)
 
 
 class RewardFields(Schema):
@@ -95,26 +89,9 @@ class RewardOut(Schema):
     active = fields.Boolean()
 
 
-class RewardPage(Schema):
-    items = fields.List(fields.Nested(RewardOut))
-    next_cursor = fields.String(allow_none=True)
-
-
 class RewardQuery(PageArgs):
     partner_id = fields.String(validate=ID)
     available = fields.Boolean(metadata={"description": "Only what a member can redeem now (the app's default)"})
-
-
-def _reward_out(session, reward: Reward) -> dict:
-    partner = session.get(Partner, reward.partner_id)
-    reason = catalogue.unavailable_because(reward, partner, redemptions.now())
-    out = {column: getattr(reward, column) for column in (
-        "partner_id", "title", "description", "cost_points", "stock", "per_member_limit", "valid_from",
-        "valid_until", "voucher_valid_days", "active", "funded_by", "settlement_pence")}
-    out.update(reward_id=reward.id, available=reason is None, unavailable_reason=reason)
-    if current_principal().kind == "app":
-        del out["funded_by"], out["settlement_pence"]
-    return out
 
 
 @blp.route("/partners")
@@ -124,20 +101,15 @@ class Partners(MethodView):
     @blp.response(201, PartnerOut)
     def post(self, body):
         """Register a partner (200 when the same partner exists already)."""
-        with database().transaction() as session:
-            partner, created = catalogue.add_partner(session, id=body.pop("partner_id"), **body)
-        return partner, 201 if created else 200
+        partner, created = services.add_partner(runtime(), **body)
+        return partner, 201 if created else 200  # 200 for an identical repeat, so seeding scripts can re-run
 
     @require("admin")
     @blp.arguments(PageArgs, location="query")
-    @blp.response(200, PartnerPage)
+    @blp.response(200, page_schema(PartnerOut))
     def get(self, args):
         """Every partner, by id."""
-        cursor = decode_cursor(args["cursor"], 1)
-        with database().transaction() as session:
-            rows = catalogue.partners(session, limit=args["limit"] + 1, after=cursor[0] if cursor else None)
-        page, cursor = keyset_page(rows, args["limit"], lambda partner: (partner.id,))
-        return {"items": page, "next_cursor": cursor}
+        return services.list_partners(runtime(), **args)
 
 
 @blp.route("/partners/<partner_id>")
@@ -146,17 +118,14 @@ class PartnerItem(MethodView):
     @blp.response(200, PartnerOut)
     def get(self, partner_id):
         """One partner (staff, or the partner itself)."""
-        _authorise_partner(partner_id)
-        with database().transaction() as session:
-            return catalogue.partner(session, partner_id)
+        return services.get_partner(runtime(), current_principal(), partner_id)
 
     @require("admin")
     @blp.arguments(PartnerFields)
     @blp.response(200, PartnerOut)
     def patch(self, changes, partner_id):
         """Rename, change the contact, or withdraw a partner (its rewards stop being redeemable)."""
-        with database().transaction() as session:
-            return catalogue.update_partner(session, partner_id, changes)
+        return services.update_partner(runtime(), partner_id, changes)
 
 
 @blp.route("/rewards")
@@ -166,27 +135,15 @@ class Rewards(MethodView):
     @blp.response(201, RewardOut)
     def post(self, body):
         """Add a reward to the catalogue (200 when the same reward exists already)."""
-        reward_id = body.pop("reward_id")
-        terms = {**body, "id": reward_id}
-        with database().transaction() as session:
-            reward, created = catalogue.add_reward(session, terms)
-            return _reward_out(session, reward), 201 if created else 200
+        reward, created = services.add_reward(runtime(), current_principal(), **body)
+        return reward, 201 if created else 200  # 200 for an identical repeat, so seeding scripts can re-run
 
     @require("app", "partner")
     @blp.arguments(RewardQuery, location="query")
-    @blp.response(200, RewardPage)
+    @blp.response(200, page_schema(RewardOut))
     def get(self, args):
         """The catalogue. The app sees what members can redeem now; a partner sees its own rewards."""
-        principal = current_principal()
-        partner_id = principal.subject if principal.kind == "partner" else args.get("partner_id")
-        available = args.get("available", principal.kind == "app")
-        cursor = decode_cursor(args["cursor"], 1)
-        with database().transaction() as session:
-            rows = catalogue.rewards(session, limit=args["limit"] + 1, after=cursor[0] if cursor else None,
-                                     partner_id=partner_id, available_at=redemptions.now() if available else None)
-            page, cursor = keyset_page(rows, args["limit"], lambda reward: (reward.id,))
-            items = [_reward_out(session, reward) for reward in page]
-        return {"items": items, "next_cursor": cursor}
+        return services.list_rewards(runtime(), current_principal(), **args)
 
 
 @blp.route("/rewards/<reward_id>")
@@ -195,24 +152,11 @@ class RewardItem(MethodView):
     @blp.response(200, RewardOut)
     def get(self, reward_id):
         """One reward."""
-        with database().transaction() as session:
-            reward = catalogue.reward(session, reward_id)
-            if current_principal().kind == "partner":
-                _authorise_partner(reward.partner_id, hide=f"No reward {reward_id}.")
-            return _reward_out(session, reward)
+        return services.get_reward(runtime(), current_principal(), reward_id)
 
     @require("admin")
     @blp.arguments(RewardFields)
     @blp.response(200, RewardOut)
     def patch(self, changes, reward_id):
         """Change a reward's terms, restock it, or withdraw it. Existing redemptions keep their terms."""
-        with database().transaction() as session:
-            return _reward_out(session, catalogue.update_reward(session, reward_id, changes))
-
-
-def _authorise_partner(partner_id: str, hide: str | None = None) -> None:
-    if current_principal().acts_for("partner", partner_id):
-        return
-    if hide:
-        raise NotFound(hide)
-    raise Forbidden(f"This credential does not act for partner {partner_id}.")
+        return services.update_reward(runtime(), current_principal(), reward_id, changes)

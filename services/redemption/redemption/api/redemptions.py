@@ -1,22 +1,18 @@
 """Members redeeming rewards: the app starts a redemption, follows it, shows its voucher, cancels it."""
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-
-from flask import Response, current_app, g
+from flask import Response, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.errors import Gone, Invalid, NotFound
 from rewards_shared.idempotency import idempotent
-from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
+from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.web import current_principal, require
 
-from .. import redemptions, vouchers, waiting
-from ..models import STATUSES, Redemption
-from . import ID, database
+from .. import services, waiting
+from ..models import STATUSES
+from . import ID, runtime
 
 blp = Blueprint("redemptions", __name__, url_prefix="/v1", description="Redeeming rewards and their vouchers")
 
@@ -54,31 +50,6 @@ class RedemptionOut(Schema):
     ended_at = fields.DateTime(allow_none=True)
 
 
-class RedemptionPage(Schema):
-    items = fields.List(fields.Nested(RedemptionOut))
-    next_cursor = fields.String(allow_none=True)
-
-
-def _out(redemption: Redemption) -> dict:
-    out = {column: getattr(redemption, column) for column in (
-        "member_id", "reward_id", "partner_id", "reward_title", "cost_points", "status", "expires_at", "reason",
-        "requested_at", "issued_at", "redeemed_at", "ended_at")}
-    out["redemption_id"] = str(redemption.id)
-    if redemption.status == "issued" and current_principal().kind == "app":
-        code = current_app.extensions["voucher_key"].code_for(redemption.id)
-        out["voucher_code"] = vouchers.display(code)
-        base = f"/v1/redemptions/{redemption.id}/voucher"
-        out["voucher_qr"] = {"png": base + ".png", "svg": base + ".svg"}
-    return out
-
-
-def _parse_id(redemption_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(redemption_id)
-    except ValueError:
-        raise NotFound(f"No redemption {redemption_id}.") from None
-
-
 @blp.route("/redemptions")
 class Redemptions(MethodView):
     @require("app")
@@ -88,11 +59,9 @@ class Redemptions(MethodView):
     def post(self, body):
         """Spend a member's points on a reward: stock is reserved now, the voucher follows once the points
         are held. Needs an Idempotency-Key; 409 with `reason` when the reward cannot be redeemed."""
-        redemption_id = redemptions.redemption_id_for(current_principal().role, g.idempotency_key)
-        with database().transaction() as session:
-            redemption = redemptions.request(session, redemption_id=redemption_id, **body)
-            accepted = {"redemption_id": str(redemption.id), "status": redemption.status}
-        return accepted, 202, {"Location": f"/v1/redemptions/{redemption_id}"}
+        redemption = services.request_redemption(runtime(), current_principal(), g.idempotency_key, **body)
+        accepted = {"redemption_id": str(redemption.id), "status": redemption.status}
+        return accepted, 202, {"Location": f"/v1/redemptions/{redemption.id}"}
 
 
 @blp.route("/redemptions/<redemption_id>")
@@ -102,11 +71,7 @@ class RedemptionItem(MethodView):
     @blp.response(200, RedemptionOut)
     def get(self, args, redemption_id):
         """Where the redemption stands; `?wait=N` holds the answer until it leaves pending or N seconds pass."""
-        parsed = _parse_id(redemption_id)
-        if args["wait"] > 0:
-            waiting.wait_until_settled(database(), parsed, args["wait"])
-        with database().transaction() as session:
-            return _out(redemptions.get(session, parsed))
+        return services.get_redemption(runtime(), current_principal(), redemption_id, wait_seconds=args["wait"])
 
 
 @blp.route("/redemptions/<redemption_id>/cancel")
@@ -116,8 +81,7 @@ class RedemptionCancel(MethodView):
     def post(self, redemption_id):
         """Cancel before the voucher is used: the stock returns and the member's points are released.
         Cancelling twice is harmless; a used or expired voucher answers 409."""
-        with database().transaction() as session:
-            return _out(redemptions.cancel(session, _parse_id(redemption_id)))
+        return services.cancel_redemption(runtime(), current_principal(), redemption_id)
 
 
 @blp.route("/redemptions/<redemption_id>/voucher.<any(png, svg):kind>")
@@ -126,35 +90,15 @@ class VoucherImage(MethodView):
     @blp.response(200)
     def get(self, redemption_id, kind):
         """The voucher as a QR code, while it can be used (404 before it is issued, 410 once it is over)."""
-        parsed = _parse_id(redemption_id)
-        with database().transaction() as session:
-            redemption = redemptions.get(session, parsed)
-        if redemption.status == "pending":
-            raise NotFound(f"Redemption {redemption_id} has no voucher yet; it is pending.")
-        if redemption.status != "issued":
-            raise Gone(f"Redemption {redemption_id} has no usable voucher; it is {redemption.status}.")
-        code = current_app.extensions["voucher_key"].code_for(parsed)
-        if kind == "png":
-            return Response(vouchers.qr_png(code), mimetype="image/png", headers={"Cache-Control": "no-store"})
-        return Response(vouchers.qr_svg(code), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+        image = services.voucher_image(runtime(), redemption_id, kind)
+        return Response(image.body, mimetype=image.media_type, headers={"Cache-Control": "no-store"})
 
 
 @blp.route("/members/<member_id>/redemptions")
 class MemberRedemptions(MethodView):
     @require("app")
     @blp.arguments(PageArgs, location="query")
-    @blp.response(200, RedemptionPage)
+    @blp.response(200, page_schema(RedemptionOut))
     def get(self, args, member_id):
         """A member's redemptions, newest first."""
-        cursor = decode_cursor(args["cursor"], 2)
-        before = None
-        if cursor:
-            try:
-                before = (datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]))
-            except (TypeError, ValueError):
-                raise Invalid("The cursor is not one this API gave out.", field="cursor") from None
-        with database().transaction() as session:
-            rows = redemptions.history(session, member_id, limit=args["limit"] + 1, before=before)
-            page, cursor = keyset_page(rows, args["limit"], lambda r: (r.requested_at.isoformat(), str(r.id)))
-            items = [_out(redemption) for redemption in page]
-        return {"items": items, "next_cursor": cursor}
+        return services.member_redemptions(runtime(), current_principal(), member_id, **args)

@@ -6,11 +6,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.errors import Forbidden
 from rewards_shared.web import current_principal, require
 
-from .. import catalogue, settlement
-from . import database
+from .. import services
+from . import runtime
 
 blp = Blueprint("settlement", __name__, url_prefix="/v1/partners", description="What the council owes partners")
 
@@ -55,11 +54,7 @@ class Settlement(MethodView):
     def get(self, args, partner_id):
         """Vouchers redeemed per reward in the period and what the council owes (JSON, or CSV with
         ?format=csv or Accept: text/csv). Staff see every partner; a partner sees its own."""
-        if not current_principal().acts_for("partner", partner_id):
-            raise Forbidden(f"This credential does not act for partner {partner_id}.")
-        with database().transaction() as session:
-            catalogue.partner(session, partner_id)
-            found = settlement.statement(session, partner_id, args["from_"], args["to"])
+        found = services.settlement_statement(runtime(), current_principal(), partner_id, args["from_"], args["to"])
         if _wants_csv(args):
             filename = f"settlement-{partner_id}-{found.period_from}-{found.period_to}.csv"
             return Response(found.to_csv(), mimetype="text/csv",
