@@ -9,6 +9,7 @@ from points import earnings, ledger
 from points.models import Account, Lot, Member, Transfer
 from points.verify import verify
 from rewards_shared.db import outbox
+from rewards_shared.runtime import utc_now
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_a_hold_is_captured_or_released_at_most_once(points_db, member_id):
     with points_db.transaction() as session:
         give(session, member_id, 100)
         held = ledger.hold(session, member_id=member_id, points=30, id=uuid.uuid4(),
-                           timeout_at=ledger.now() + timedelta(days=1), source_type="redemption", source_id="r1")
+                           timeout_at=utc_now() + timedelta(days=1), source_type="redemption", source_id="r1")
         assert (ledger.balance(session, member_id).available, ledger.balance(session, member_id).held) == (70, 30)
         ledger.capture(session, held.transfer.id, id=uuid.uuid4())
         with pytest.raises(ledger.HoldResolved):
@@ -54,19 +55,19 @@ def test_a_hold_is_captured_or_released_at_most_once(points_db, member_id):
         assert (after.available, after.held) == (70, 0)
 
         other = ledger.hold(session, member_id=member_id, points=50, id=uuid.uuid4(),
-                            timeout_at=ledger.now() + timedelta(days=1), source_type="redemption", source_id="r2")
+                            timeout_at=utc_now() + timedelta(days=1), source_type="redemption", source_id="r2")
         ledger.release(session, other.transfer.id, id=uuid.uuid4(), reason="cancelled")
         assert ledger.balance(session, member_id).available == 70
         with pytest.raises(ledger.InsufficientPoints):
             ledger.hold(session, member_id=member_id, points=71, id=uuid.uuid4(),
-                        timeout_at=ledger.now() + timedelta(days=1), source_type="redemption", source_id="r3")
+                        timeout_at=utc_now() + timedelta(days=1), source_type="redemption", source_id="r3")
 
 
 def test_a_forgotten_hold_is_released_at_its_timeout(points_db, member_id):
     with points_db.transaction() as session:
         give(session, member_id, 40)
         ledger.hold(session, member_id=member_id, points=40, id=uuid.uuid4(),
-                    timeout_at=ledger.now() - timedelta(seconds=1), source_type="redemption", source_id="r-old")
+                    timeout_at=utc_now() - timedelta(seconds=1), source_type="redemption", source_id="r-old")
         assert ledger.balance(session, member_id).available == 0
     with points_db.transaction() as session:
         assert ledger.release_timed_out_holds(session) >= 1
@@ -96,12 +97,12 @@ def _age_lots(session, member_id, expires_at):
 def test_points_expire_oldest_first_and_held_points_wait_for_their_hold(points_db, member_id):
     with points_db.transaction() as session:
         give(session, member_id, 60)
-        _age_lots(session, member_id, ledger.now() - timedelta(days=1))
+        _age_lots(session, member_id, utc_now() - timedelta(days=1))
         give(session, member_id, 40)
         ledger.debit_available(session, member_id=member_id, amount=20, to_account=ledger.ISSUANCE, code="adjust",
                                id=uuid.uuid4(), reason="spend from the oldest lot")
         held = ledger.hold(session, member_id=member_id, points=70, id=uuid.uuid4(),
-                           timeout_at=ledger.now() + timedelta(days=1), source_type="redemption", source_id="r")
+                           timeout_at=utc_now() + timedelta(days=1), source_type="redemption", source_id="r")
     with points_db.transaction() as session:
         ledger.expire_due_lots(session)
         current = ledger.balance(session, member_id)
@@ -119,7 +120,7 @@ def test_points_expire_oldest_first_and_held_points_wait_for_their_hold(points_d
 def test_expiring_soon_is_announced_once_per_lot(points_db, member_id):
     with points_db.transaction() as session:
         give(session, member_id, 15)
-        _age_lots(session, member_id, ledger.now() + timedelta(days=10))
+        _age_lots(session, member_id, utc_now() + timedelta(days=10))
     for _ in range(2):
         with points_db.transaction() as session:
             ledger.warn_expiring_lots(session)

@@ -9,6 +9,7 @@ from points import ledger
 from points.models import Transfer
 from points.verify import verify
 from rewards_shared.db import Database
+from rewards_shared.runtime import utc_now
 
 PROCESSES, THREADS_EACH = 5, 10
 
@@ -20,7 +21,7 @@ def _hold_many(url: str, member_id: str, points: int, attempts: int) -> list[boo
         try:
             with database.transaction() as session:
                 ledger.hold(session, member_id=member_id, points=points, id=uuid.uuid4(),
-                            timeout_at=ledger.now() + timedelta(hours=1), source_type="redemption",
+                            timeout_at=utc_now() + timedelta(hours=1), source_type="redemption",
                             source_id=uuid.uuid4().hex)
             return True
         except ledger.InsufficientPoints:

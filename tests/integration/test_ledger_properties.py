@@ -12,6 +12,7 @@ from points import earnings, ledger
 from points.models import Lot, Transfer
 from points.verify import verify
 from rewards_shared.errors import DomainError
+from rewards_shared.runtime import utc_now
 
 amounts = st.integers(min_value=1, max_value=60)
 operations = st.lists(st.one_of(
@@ -34,13 +35,13 @@ def apply(session, member_id, step, state):
     elif kind == "journey":
         journey_id = uuid.uuid4().hex
         state["journeys"].append(journey_id)
-        started_at = ledger.now() - timedelta(days=len(state["journeys"]))
+        started_at = utc_now() - timedelta(days=len(state["journeys"]))
         earnings.credit_journey(session, {"member_id": member_id, "journey_id": journey_id, "revision": 1,
                                           "mode": arg, "started_at": started_at,
                                           "origin_stop_id": None, "destination_stop_id": None})
     elif kind == "hold":
         state["holds"].append(ledger.hold(session, member_id=member_id, points=arg, id=uuid.uuid4(),
-                                          timeout_at=ledger.now() + timedelta(hours=1), source_type="redemption",
+                                          timeout_at=utc_now() + timedelta(hours=1), source_type="redemption",
                                           source_id=uuid.uuid4().hex).transfer.id)
     elif kind in ("capture", "release") and state["holds"]:
         hold_id = state["holds"][arg % len(state["holds"])]
@@ -52,7 +53,7 @@ def apply(session, member_id, step, state):
         lots = session.execute(sa.select(Lot).where(Lot.member_id == member_id, Lot.remaining > 0)
                                .order_by(Lot.id)).scalars().all()
         if lots:
-            lots[arg % len(lots)].expires_at = ledger.now() - timedelta(minutes=1)
+            lots[arg % len(lots)].expires_at = utc_now() - timedelta(minutes=1)
             session.flush()
             ledger.expire_due_lots(session)
     elif kind == "adjust":

@@ -6,6 +6,7 @@ import segno
 
 from points import volunteering
 from points.models import Opportunity
+from rewards_shared import geo
 
 RFC_SECRET = b"12345678901234567890"
 
@@ -52,12 +53,12 @@ def test_the_current_code_says_how_long_it_lasts():
 
 
 def test_distances_on_the_globe():
-    assert volunteering.distance_m(53.8, -1.55, 53.8, -1.55) == 0
-    assert volunteering.distance_m(53.0, -1.55, 54.0, -1.55) == pytest.approx(111_195, abs=1)
+    assert geo.distance_m((53.8, -1.55), (53.8, -1.55)) == 0
+    assert geo.distance_m((53.0, -1.55), (54.0, -1.55)) == pytest.approx(111_195, abs=1)
     town_hall, station = (53.80007, -1.54908), (53.79490, -1.54763)
-    assert volunteering.distance_m(*town_hall, *station) == pytest.approx(582, abs=3)
-    assert volunteering.distance_m(*town_hall, *station) == volunteering.distance_m(*station, *town_hall)
-    assert volunteering.distance_m(0, 179.9999, 0, -179.9999) == pytest.approx(22.2, abs=0.1)
+    assert geo.distance_m(town_hall, station) == pytest.approx(582, abs=3)
+    assert geo.distance_m(town_hall, station) == geo.distance_m(station, town_hall)
+    assert geo.distance_m((0, 179.9999), (0, -179.9999)) == pytest.approx(22.2, abs=0.1)
 
 
 def test_only_minutes_inside_the_opportunity_count():

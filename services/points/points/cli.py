@@ -5,10 +5,8 @@ import sys
 
 import click
 
-from rewards_shared.config import Settings
-from rewards_shared.db import Database
-
-from .verify import snapshot, verify
+from . import services
+from .bootstrap import bootstrap
 
 
 @click.group()
@@ -19,12 +17,11 @@ def ledger() -> None:
 @ledger.command("verify")
 def verify_command() -> None:
     """Check every invariant; exit 1 on any breach."""
-    database = Database(Settings.from_env("points").database_url)
+    rt = bootstrap()
     try:
-        with snapshot(database) as session:
-            report = verify(session)
+        report = services.verify_ledger(rt)
     finally:
-        database.dispose()
+        rt.database.dispose()
     click.echo(f"checked {report.accounts} accounts and {report.transfers} transfers")
     for breach in report.breaches:
         click.echo(f"BREACH {breach}")

@@ -34,7 +34,7 @@ def _record(session: Session, *, source_type: str, source_id: str, member_id: st
                     .on_conflict_do_update(index_elements=["source_type", "source_id"], set_=values))
 
 
-def credit_journey(session: Session, journey: dict) -> None:
+def credit_journey(session: Session, journey: dict, *, at: datetime | None = None) -> None:
     """Credit a journey revision (completed or corrected), replacing what an older revision earned."""
     member_id, journey_id, revision = journey["member_id"], journey["journey_id"], journey["revision"]
     current = _current(session, "journey", journey_id)
@@ -55,7 +55,7 @@ def credit_journey(session: Session, journey: dict) -> None:
         posted = ledger.earn(session, member_id=member_id, points=award.points, source_type="journey",
                              source_id=journey_id, cause=f"journey:{journey_id}:r{revision}",
                              rule_id=award.rule_id, rule_version=award.rule_version,
-                             occurred_at=journey["started_at"], details={"breakdown": award.breakdown})
+                             occurred_at=journey["started_at"], details={"breakdown": award.breakdown}, at=at)
     _record(session, source_type="journey", source_id=journey_id, member_id=member_id, revision=revision,
             status="credited" if posted else ("capped" if award.breakdown else "no_award"),
             transfer_id=posted.transfer.id if posted else None, points=award.points,
@@ -74,7 +74,7 @@ def void_journey(session: Session, voided: dict) -> None:
             revision=revision, status="voided", occurred_at=current.occurred_at if current else None)
 
 
-def confirm_attendance(session: Session, attendance: dict) -> None:
+def confirm_attendance(session: Session, attendance: dict, *, at: datetime | None = None) -> None:
     """Points for a confirmed attendance, by the volunteering rule; pending points become available."""
     member_id, attendance_id = attendance["member_id"], attendance["attendance_id"]
     current = _current(session, "attendance", attendance_id)
@@ -85,7 +85,7 @@ def confirm_attendance(session: Session, attendance: dict) -> None:
                                        minutes=attendance["minutes"])
     cause = f"attendance:{attendance_id}"
     ledger.settle_pending(session, member_id=member_id, cause=cause, confirmed=True, points=award.points,
-                          rule_id=award.rule_id, rule_version=award.rule_version)
+                          rule_id=award.rule_id, rule_version=award.rule_version, at=at)
     earned = session.get(Transfer, ledger.transfer_id("earn", cause))
     _record(session, source_type="attendance", source_id=attendance_id, member_id=member_id, revision=1,
             status="credited", transfer_id=earned.id if earned else None, points=award.points,

@@ -1,22 +1,23 @@
-"""The points worker's periodic jobs: the hold safety net, expiry and expiry warnings."""
+"""The worker's periodic jobs: the hold safety net, expiry and expiry warnings."""
 from __future__ import annotations
 
-from rewards_shared.worker import PeriodicJob
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rewards_shared.jobs import PeriodicJob, drain
 
 from . import ledger
 
-
-def _batches(step):
-    def run(database, settings):
-        while True:
-            with database.transaction() as session:
-                if step(session) == 0:
-                    return
-    return run
+if TYPE_CHECKING:
+    from .bootstrap import Points
 
 
-JOBS = [
-    PeriodicJob("release-timed-out-holds", 30, _batches(ledger.release_timed_out_holds)),
-    PeriodicJob("expire-lots", 300, _batches(ledger.expire_due_lots)),
-    PeriodicJob("warn-expiring-lots", 300, _batches(ledger.warn_expiring_lots)),
-]
+def build(rt: Points) -> list[PeriodicJob]:
+    def draining(step: Callable[..., int]) -> Callable[[], int]:
+        return lambda: drain(rt.database, lambda session: step(session, at=rt.clock()))
+
+    return [
+        PeriodicJob("release-timed-out-holds", 30, draining(ledger.release_timed_out_holds)),
+        PeriodicJob("expire-lots", 300, draining(ledger.expire_due_lots)),
+        PeriodicJob("warn-expiring-lots", 300, draining(ledger.warn_expiring_lots)),
+    ]

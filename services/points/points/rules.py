@@ -94,7 +94,6 @@ KINDS: dict[str, Schema] = {
 }
 
 
-
 def validate_definition(kind: str, definition: dict) -> dict:
     """The canonical definition for `kind`, or Invalid naming every bad field."""
     schema = KINDS.get(kind)
@@ -122,10 +121,6 @@ def _prefixed(messages, prefix="definition") -> dict:
     return flat
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -149,6 +144,10 @@ def add_version(session: Session, *, rule_id: str, kind: str, definition: dict, 
     session.info.pop("rules", None)
     session.flush()
     return rule
+
+
+def all_versions(session: Session) -> list[Rule]:
+    return list(session.execute(sa.select(Rule).order_by(Rule.rule_id, Rule.version)).scalars())
 
 
 def in_force(session: Session, at: datetime) -> list[Rule]:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from rewards_shared.runtime import utc_now
 
 # Effects of each transfer on its accounts' four sums, as TigerBeetle defines them:
 # a pending transfer adds to *_pending; posting it moves the amount from *_pending to *_posted;
@@ -44,7 +46,7 @@ class Report:
 
 def verify(session: Session, *, at: datetime | None = None, limit: int = 50) -> Report:
     """Run in a REPEATABLE READ transaction (see `snapshot`) so every check sees the same moment."""
-    at = at or datetime.now(UTC)
+    at = at or utc_now()
     breaches: list[str] = []
     computed = {row.account: row for row in session.execute(text(_COMPUTED))}
     stored = {row.id: row for row in session.execute(text(

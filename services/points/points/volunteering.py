@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import struct
 import uuid
 from dataclasses import dataclass
@@ -20,9 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from rewards_shared import outbox
+from rewards_shared import geo, outbox
 from rewards_shared.errors import Conflict, DomainError, Invalid, NotFound
 from rewards_shared.events import Event
+from rewards_shared.runtime import utc_now
 
 from . import ledger, rules
 from .models import Attendance, Member, Opportunity
@@ -35,13 +35,7 @@ CHECK_OUT_CLOSES_LATE = timedelta(minutes=60)
 OFFLINE_SCANS_UP_TO = timedelta(hours=24)
 CLOCK_SKEW = timedelta(minutes=1)
 LONGEST_OPPORTUNITY = timedelta(days=14)
-EARTH_RADIUS_M = 6_371_008.8
-NAMESPACE = uuid.UUID("0f3c6a52-4b1e-4f7a-9d55-3c2d7e9a1b60")
 SOURCE = "points"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class CodesUnavailable(DomainError):
@@ -100,14 +94,6 @@ def check_in_link(opportunity_id: str, code: str) -> str:
 
 # --- geofence ---------------------------------------------------------------------------------------
 
-def distance_m(latitude: float, longitude: float, other_latitude: float, other_longitude: float) -> float:
-    """Great-circle (haversine) distance in metres."""
-    phi1, phi2 = math.radians(latitude), math.radians(other_latitude)
-    dphi, dlambda = phi2 - phi1, math.radians(other_longitude - longitude)
-    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
 def _within_geofence(opportunity: Opportunity, latitude: float | None, longitude: float | None) -> int | None:
     """The distance from the site in whole metres, or Invalid naming the position when outside or missing."""
     if opportunity.radius_m is None:
@@ -116,7 +102,7 @@ def _within_geofence(opportunity: Opportunity, latitude: float | None, longitude
         missing = [name for name, value in (("latitude", latitude), ("longitude", longitude)) if value is None]
         message = "This opportunity checks the position; send latitude and longitude."
         raise Invalid(message, errors={name: [message] for name in missing})
-    distance = round(distance_m(opportunity.latitude, opportunity.longitude, latitude, longitude))
+    distance = round(geo.distance_m((opportunity.latitude, opportunity.longitude), (latitude, longitude)))
     if distance > opportunity.radius_m:
         message = f"{distance} m from the site; check in within {opportunity.radius_m} m."
         raise Invalid(message, errors={"latitude": [message], "longitude": [message]},
@@ -126,11 +112,6 @@ def _within_geofence(opportunity: Opportunity, latitude: float | None, longitude
 
 # --- opportunities ----------------------------------------------------------------------------------
 
-def opportunity_id_for(actor_role: str, key: str) -> str:
-    """The same creating request (credential and Idempotency-Key) always names the same opportunity."""
-    return str(uuid.uuid5(NAMESPACE, f"opportunity|{actor_role}|{key}"))
-
-
 def create_opportunity(session: Session, *, opportunity_id: str, organiser_id: str, title: str,
                        starts_at: datetime, ends_at: datetime, actor: str, description: str | None = None,
                        latitude: float | None = None, longitude: float | None = None, radius_m: int | None = None,
@@ -138,7 +119,7 @@ def create_opportunity(session: Session, *, opportunity_id: str, organiser_id: s
     existing = session.get(Opportunity, opportunity_id)
     if existing is not None:
         return existing
-    _check_window(starts_at, ends_at, min_minutes, at or now())
+    _check_window(starts_at, ends_at, min_minutes, at or utc_now())
     _check_geofence_complete(latitude, longitude, radius_m)
     opportunity = Opportunity(
         opportunity_id=opportunity_id, organiser_id=organiser_id, title=title, description=description,
@@ -248,7 +229,7 @@ def _open_attendance(session: Session, member_id: str) -> Attendance | None:
 
 
 def check_in(session: Session, scan: Scan, *, key: str | None, received_at: datetime | None = None) -> Attendance:
-    received_at = received_at or now()
+    received_at = received_at or utc_now()
     opportunity, at, distance = _verify_scan(session, scan, key, received_at)
     opens = opportunity.starts_at - CHECK_IN_OPENS_EARLY
     if not opens <= at < opportunity.ends_at:
@@ -301,7 +282,7 @@ def attended_minutes(opportunity: Opportunity, checked_in_at: datetime, checked_
 
 
 def check_out(session: Session, scan: Scan, *, key: str | None, received_at: datetime | None = None) -> Attendance:
-    received_at = received_at or now()
+    received_at = received_at or utc_now()
     opportunity, at, distance = _verify_scan(session, scan, key, received_at)
     attendance = _open_attendance(session, scan.member_id)
     if attendance is None or attendance.opportunity_id != opportunity.opportunity_id:
@@ -363,7 +344,7 @@ def confirm(session: Session, attendance: Attendance, *, actor: str, minutes: in
         raise Invalid(f"The attendance recorded {attendance.minutes} minutes; confirm at most that.",
                       field="minutes")
     _confirm(session, attendance, actor=actor, minutes=attendance.minutes if minutes is None else minutes,
-             at=at or now())
+             at=at or utc_now())
     return attendance
 
 
@@ -386,9 +367,9 @@ def reject(session: Session, attendance: Attendance, *, actor: str, reason: str,
     if attendance.status not in ("awaiting_confirmation", "checked_in"):
         raise Conflict(f"Attendance {attendance.attendance_id} is {attendance.status}; it can no longer be "
                        f"rejected.", field="status", state=attendance.status)
-    at = at or now()
+    at = at or utc_now()
     ledger.settle_pending(session, member_id=attendance.member_id, cause=_cause(attendance), confirmed=False,
-                          reason=f"attendance rejected: {reason}")
+                          reason=f"attendance rejected: {reason}", at=at)
     attendance.status, attendance.reason = "rejected", reason
     attendance.decided_by, attendance.decided_at, attendance.updated_at = actor, at, at
     return attendance

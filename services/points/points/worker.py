@@ -1,14 +1,15 @@
-from rewards_shared import topics, worker
+"""The worker process: `python -m points.worker`."""
+from __future__ import annotations
 
-from .handlers import HANDLERS
-from .jobs import JOBS
+from rewards_shared import worker
 
-SPEC = worker.WorkerSpec(
-    service="points",
-    topics=[topics.TRANSIT_JOURNEYS, topics.VOLUNTEERING_ATTENDANCES, topics.REDEMPTION_EVENTS, topics.MEMBERS],
-    handlers=HANDLERS,
-    jobs=JOBS,
-)
+from .bootstrap import bootstrap, worker_spec
+
+
+def main() -> None:
+    rt = bootstrap()
+    worker.run(worker_spec(rt), rt)
+
 
 if __name__ == "__main__":
-    worker.run(SPEC)
+    main()

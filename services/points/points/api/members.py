@@ -1,19 +1,16 @@
 """Members, balances and history."""
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from rewards_shared import outbox
-from rewards_shared.events import Event
-from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
+from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import require
 
-from .. import ledger
-from ..models import Member
+from .. import services
+from . import runtime
 
 blp = Blueprint("members", __name__, url_prefix="/v1/members", description="Members and their points")
 
@@ -59,15 +56,6 @@ class TransactionOut(Schema):
     created_at = fields.DateTime()
 
 
-class TransactionPage(Schema):
-    items = fields.List(fields.Nested(TransactionOut))
-    next_cursor = fields.String(allow_none=True)
-
-
-def _db():
-    return current_app.extensions["database"]
-
-
 @blp.route("")
 class Members(MethodView):
     @require("app")
@@ -75,15 +63,9 @@ class Members(MethodView):
     @blp.response(201, MemberOut)
     def post(self, body):
         """Register a member (idempotent: 200 when already registered)."""
-        with _db().transaction() as session:
-            created = ledger.ensure_member(session, body["member_id"])
-            member = session.get(Member, body["member_id"])
-            if member.erased_at is not None:
-                abort(410, message=f"Member {member.member_id} was erased; use a new member id.")
-            if created:
-                outbox.add(session, Event.create("member.registered", "points", member.member_id, {
-                    "member_id": member.member_id, "registered_at": member.registered_at.isoformat()}))
-        return (member, 201) if created else (member, 200)
+        registration = services.register_member(runtime(), body["member_id"])
+        # The contract: 201 for a new member, 200 when it already exists.
+        return registration.member, 201 if registration.created else 200
 
 
 @blp.route("/<member_id>")
@@ -95,9 +77,7 @@ class OneMember(MethodView):
 
         The ledger keeps its transfers under the pseudonymous id, as any financial record must;
         points still available are withdrawn to the issuance account."""
-        with _db().transaction() as session:
-            if not ledger.erase_member(session, member_id):
-                abort(404, message=f"No member {member_id}.")
+        services.erase_member(runtime(), member_id)
 
 
 @blp.route("/<member_id>/balance")
@@ -106,32 +86,14 @@ class MemberBalance(MethodView):
     @blp.response(200, BalanceOut)
     def get(self, member_id):
         """The member's available, pending and held points."""
-        with _db().reading() as connection:
-            current = ledger.balance_view(connection, member_id)
-        if current is None:
-            abort(404, message=f"No member {member_id}.")
-        return current
+        return services.balance(runtime(), member_id)
 
 
 @blp.route("/<member_id>/transactions")
 class MemberTransactions(MethodView):
     @require("app")
     @blp.arguments(PageArgs, location="query")
-    @blp.response(200, TransactionPage)
+    @blp.response(200, page_schema(TransactionOut))
     def get(self, args, member_id):
         """Ledger history, newest first."""
-        cursor = decode_cursor(args["cursor"], 1)
-        with _db().transaction() as session:
-            if session.get(Member, member_id) is None:
-                abort(404, message=f"No member {member_id}.")
-            rows = ledger.history(session, member_id, limit=args["limit"] + 1,
-                                  before_seq=int(cursor[0]) if cursor else None)
-        page, cursor = keyset_page(rows, args["limit"], lambda transfer: (transfer.seq,))
-        return {
-            "items": [{"transfer_id": str(t.id), "points": ledger.signed_amount(t, member_id), "code": t.code,
-                       "source_type": t.source_type, "source_id": t.source_id, "rule_id": t.rule_id,
-                       "rule_version": t.rule_version, "reason": t.reason, "occurred_at": t.occurred_at,
-                       "details": t.details, "created_at": t.created_at}
-                      for t in page],
-            "next_cursor": cursor,
-        }
+        return services.transactions(runtime(), member_id, limit=args["limit"], cursor=args["cursor"])

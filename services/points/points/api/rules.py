@@ -1,16 +1,14 @@
 """Earning rules, as data (admin)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rewards_shared.web import current_principal, require
 
-from .. import rules
-from ..models import Rule
+from .. import rules, services
+from . import runtime
 
 blp = Blueprint("rules", __name__, url_prefix="/v1/rules", description="Earning rules (versioned, effective-dated)")
 
@@ -50,20 +48,11 @@ class Rules(MethodView):
     @blp.response(200, RuleList)
     def get(self, query):
         """Every version of every rule, or only those in force at `at`."""
-        with current_app.extensions["database"].transaction() as session:
-            if query["at"]:
-                items = rules.in_force(session, query["at"])
-            else:
-                items = session.execute(sa.select(Rule).order_by(Rule.rule_id, Rule.version)).scalars().all()
-        return {"items": items}
+        return {"items": services.list_rules(runtime(), at=query["at"])}
 
     @require("admin")
     @blp.arguments(NewRuleVersion)
     @blp.response(201, RuleOut)
     def post(self, body):
         """Add a rule, or a new version of one; a bad definition is refused field by field and nothing is saved."""
-        with current_app.extensions["database"].transaction() as session:
-            return rules.add_version(session, rule_id=body["rule_id"], kind=body["kind"],
-                                     definition=body["definition"],
-                                     effective_from=body["effective_from"] or rules.now(),
-                                     effective_to=body["effective_to"], actor=current_principal().id)
+        return services.add_rule_version(runtime(), current_principal(), **body)

@@ -3,22 +3,20 @@ and the organiser's confirmation or rejection of each attendance."""
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 
-import segno
-from flask import current_app, g, request
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.errors import Forbidden, Gone, Invalid
 from rewards_shared.idempotency import idempotent
-from rewards_shared.pagination import PageArgs, decode_cursor, keyset_page
+from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import current_principal, require
 
-from .. import volunteering
-from ..models import Attendance, Opportunity
+from .. import services
+from ..volunteering import Scan
+from . import runtime
 
 blp = Blueprint("volunteering", __name__, url_prefix="/v1", description="Volunteering: opportunities, check-ins, "
                                                                           "attendances")
@@ -112,11 +110,6 @@ class AttendanceQuery(PageArgs):
     organiser_id = fields.String(load_default=None, validate=ID)
 
 
-class AttendancePage(Schema):
-    items = fields.List(fields.Nested(AttendanceOut))
-    next_cursor = fields.String(allow_none=True)
-
-
 class Confirmation(Schema):
     minutes = fields.Integer(load_default=None, validate=validate.Range(min=1),
                              metadata={"description": "Confirm fewer minutes than recorded"})
@@ -124,14 +117,6 @@ class Confirmation(Schema):
 
 class Rejection(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
-
-
-def _db():
-    return current_app.extensions["database"]
-
-
-def _code_key() -> str | None:
-    return current_app.extensions["settings"].get_secret("VOLUNTEERING_CODE_KEY")
 
 
 def _idempotent_when_keyed(view):
@@ -144,18 +129,6 @@ def _idempotent_when_keyed(view):
     return wrapper
 
 
-def _organiser_reaches(organiser_id: str) -> None:
-    principal = current_principal()
-    if principal.kind == "organiser" and not principal.acts_for("organiser", organiser_id):
-        raise Forbidden("This belongs to another organiser.", field="organiser_id")
-
-
-def _opportunity_out(session, opportunity: Opportunity) -> dict:
-    policy = volunteering.points_policy(session, opportunity)
-    return {**{c.key: getattr(opportunity, c.key) for c in Opportunity.__table__.columns},
-            "points_policy": policy.__dict__}
-
-
 @blp.route("/opportunities")
 class Opportunities(MethodView):
     @require("organiser")
@@ -164,18 +137,7 @@ class Opportunities(MethodView):
     @blp.response(201, OpportunityOut)
     def post(self, body):
         """Create a volunteering opportunity: when, where (optionally a geofence), and how it is confirmed."""
-        principal = current_principal()
-        organiser_id = body.pop("organiser_id")
-        if principal.kind == "organiser":
-            organiser_id = organiser_id or principal.subject
-            _organiser_reaches(organiser_id)
-        elif organiser_id is None:
-            raise Invalid("Say which organiser runs it.", field="organiser_id")
-        with _db().transaction() as session:
-            opportunity = volunteering.create_opportunity(
-                session, opportunity_id=volunteering.opportunity_id_for(principal.role, g.idempotency_key),
-                organiser_id=organiser_id, actor=principal.id, **body)
-            return _opportunity_out(session, opportunity)
+        return services.create_opportunity(runtime(), current_principal(), g.idempotency_key, **body)
 
 
 @blp.route("/opportunities/<opportunity_id>")
@@ -184,10 +146,7 @@ class OpportunityView(MethodView):
     @blp.response(200, OpportunityOut)
     def get(self, opportunity_id):
         """An opportunity and what an hour there is worth."""
-        with _db().transaction() as session:
-            opportunity = volunteering.get_opportunity(session, opportunity_id)
-            _organiser_reaches(opportunity.organiser_id)
-            return _opportunity_out(session, opportunity)
+        return services.get_opportunity(runtime(), current_principal(), opportunity_id)
 
 
 @blp.route("/opportunities/<opportunity_id>/code")
@@ -196,20 +155,7 @@ class OpportunityCode(MethodView):
     @blp.response(200, CodeOut)
     def get(self, opportunity_id):
         """The current check-in code and its QR, for the organiser's screen; fetch again when it expires."""
-        key = _code_key()
-        if not key:
-            raise volunteering.CodesUnavailable("Check-in codes are not configured on this server.")
-        with _db().transaction() as session:
-            opportunity = volunteering.get_opportunity(session, opportunity_id)
-        _organiser_reaches(opportunity.organiser_id)
-        at = volunteering.now()
-        if not volunteering.open_for_codes(opportunity, at):
-            raise Gone(f"Opportunity {opportunity_id} has closed.", field="opportunity_id")
-        current = volunteering.current_code(volunteering.code_secret(key, opportunity_id), at)
-        link = volunteering.check_in_link(opportunity_id, current.code)
-        return {"opportunity_id": opportunity_id, "code": current.code, "valid_from": current.valid_from,
-                "valid_until": current.valid_until, "step_seconds": volunteering.STEP_SECONDS, "link": link,
-                "qr_svg": segno.make(link, error="m").svg_inline(scale=4)}
+        return services.current_code(runtime(), current_principal(), opportunity_id)
 
 
 @blp.route("/checkins")
@@ -221,40 +167,20 @@ class Checkins(MethodView):
     def post(self, body):
         """Check a member in (201, a new attendance) or out (200, the attendance awaiting confirmation)."""
         action = body.pop("action")
-        scan = volunteering.Scan(**body)
-        with _db().transaction() as session:
-            if action == "in":
-                return volunteering.check_in(session, scan, key=_code_key())
-            return volunteering.check_out(session, scan, key=_code_key()), 200
+        attendance = services.record_scan(runtime(), Scan(**body), action=action)
+        # The contract: a check-in creates an attendance (201), a check-out updates it (200).
+        return attendance, 201 if action == "in" else 200
 
 
 @blp.route("/attendances")
 class Attendances(MethodView):
     @require("app", "organiser")
     @blp.arguments(AttendanceQuery, location="query")
-    @blp.response(200, AttendancePage)
+    @blp.response(200, page_schema(AttendanceOut))
     def get(self, query):
         """Attendances, oldest check-in first: an organiser sees only its own
         (`?status=awaiting_confirmation` is its queue)."""
-        principal = current_principal()
-        if principal.kind == "organiser":
-            query["organiser_id"] = query["organiser_id"] or principal.subject
-            _organiser_reaches(query["organiser_id"])
-        cursor = decode_cursor(query.pop("cursor"), 2)
-        limit = query.pop("limit")
-        with _db().transaction() as session:
-            rows = volunteering.attendances(session, limit=limit + 1, after=_after(cursor), **query)
-        page, cursor = keyset_page(rows, limit, lambda a: (a.checked_in_at.isoformat(), a.attendance_id))
-        return {"items": page, "next_cursor": cursor}
-
-
-def _after(cursor: list | None):
-    if cursor is None:
-        return None
-    try:
-        return datetime.fromisoformat(cursor[0]), str(cursor[1])
-    except (TypeError, ValueError):
-        raise Invalid("The cursor is not one this API gave out.", field="cursor") from None
+        return services.list_attendances(runtime(), current_principal(), **query)
 
 
 @blp.route("/attendances/<attendance_id>")
@@ -263,17 +189,7 @@ class AttendanceView(MethodView):
     @blp.response(200, AttendanceOut)
     def get(self, attendance_id):
         """One attendance and where it stands."""
-        with _db().transaction() as session:
-            attendance = volunteering.get_attendance(session, attendance_id)
-            _organiser_reaches(attendance.organiser_id)
-            return attendance
-
-
-def _decide(attendance_id: str, decision) -> Attendance:
-    with _db().transaction() as session:
-        attendance = volunteering.get_attendance(session, attendance_id, for_update=True)
-        _organiser_reaches(attendance.organiser_id)
-        return decision(session, attendance)
+        return services.get_attendance(runtime(), current_principal(), attendance_id)
 
 
 @blp.route("/attendances/<attendance_id>/confirm")
@@ -283,9 +199,7 @@ class AttendanceConfirm(MethodView):
     @blp.response(200, AttendanceOut)
     def post(self, body, attendance_id):
         """Confirm an attendance at one of your opportunities: its points become available (repeatable)."""
-        actor = current_principal().id
-        return _decide(attendance_id, lambda session, attendance: volunteering.confirm(
-            session, attendance, actor=actor, minutes=body["minutes"]))
+        return services.confirm_attendance(runtime(), current_principal(), attendance_id, minutes=body["minutes"])
 
 
 @blp.route("/attendances/<attendance_id>/reject")
@@ -295,6 +209,4 @@ class AttendanceReject(MethodView):
     @blp.response(200, AttendanceOut)
     def post(self, body, attendance_id):
         """Refuse an attendance at one of your opportunities, with a reason: its pending points go (repeatable)."""
-        actor = current_principal().id
-        return _decide(attendance_id, lambda session, attendance: volunteering.reject(
-            session, attendance, actor=actor, reason=body["reason"]))
+        return services.reject_attendance(runtime(), current_principal(), attendance_id, reason=body["reason"])

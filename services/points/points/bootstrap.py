@@ -1,0 +1,33 @@
+"""The composition root: what the web app, the worker and the CLI are built from, read once per process."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from rewards_shared import topics
+from rewards_shared.config import Settings
+from rewards_shared.db import Database
+from rewards_shared.runtime import Clock, Runtime, utc_now
+from rewards_shared.worker import WorkerSpec
+
+from . import handlers, jobs
+
+TOPICS = [topics.TRANSIT_JOURNEYS, topics.VOLUNTEERING_ATTENDANCES, topics.REDEMPTION_EVENTS, topics.MEMBERS]
+
+
+@dataclass(frozen=True)
+class Points(Runtime):
+    hold_timeout: timedelta = timedelta(days=30)  # then the safety net releases a redemption's hold
+    code_key: str | None = field(default=None, repr=False)  # check-in codes derive from it; None: no codes
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock = utc_now,
+              database: Database | None = None) -> Points:
+    settings = settings or Settings.from_env("points")
+    return Points(settings=settings, database=database or Database(settings.database_url), clock=clock,
+                  hold_timeout=timedelta(hours=settings.get_int("HOLD_TIMEOUT_HOURS", 24 * 30)),
+                  code_key=settings.get_secret("VOLUNTEERING_CODE_KEY"))
+
+
+def worker_spec(rt: Points) -> WorkerSpec:
+    return WorkerSpec(service="points", topics=TOPICS, handlers=handlers.build(rt), jobs=jobs.build(rt))

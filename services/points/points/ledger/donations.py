@@ -1,0 +1,43 @@
+"""Community groups and the points members give them."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from rewards_shared.errors import NotFound
+
+from ..models import Account, CommunityGroup, Member, Transfer
+from .lots import debit_available
+from .postings import Posted, available_now, emit, group_account, transfer_id
+
+
+def add_group(session: Session, group_id: str, name: str) -> tuple[CommunityGroup, bool]:
+    existing = session.get(CommunityGroup, group_id)
+    if existing is not None:
+        return existing, False
+    group = CommunityGroup(group_id=group_id, name=name)
+    session.add(group)
+    session.execute(insert(Account).values(id=group_account(group_id), kind="community_group")
+                    .on_conflict_do_nothing())
+    session.flush()
+    return group, True
+
+
+def donate(session: Session, *, member_id: str, group_id: str, points: int, key: str, actor: str) -> Posted:
+    if session.get(CommunityGroup, group_id) is None:
+        raise NotFound(f"No community group {group_id}.", field="group_id")
+    if session.get(Member, member_id) is None:
+        raise NotFound(f"No member {member_id}.", field="member_id")
+    posted = debit_available(session, member_id=member_id, amount=points, to_account=group_account(group_id),
+                             code="donate", id=transfer_id("donate", key), actor=actor,
+                             source_type="community_group", source_id=group_id)
+    if posted.created:
+        emit(session, "points.donated", member_id, points=points, transfer_id=str(posted.transfer.id),
+             source_type="community_group", source_id=group_id, available=available_now(session, member_id))
+    return posted
+
+
+def group_total(session: Session, group_id: str) -> int:
+    return session.execute(sa.select(sa.func.coalesce(sa.func.sum(Transfer.amount), 0))
+                           .where(Transfer.credit_account_id == group_account(group_id))).scalar()

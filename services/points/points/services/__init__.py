@@ -1,0 +1,27 @@
+"""The service layer: one function per use case, called by the views, the event handlers and the CLI.
+
+A request's use case takes the runtime and runs in a transaction of its own; an event's runs inside
+the consumer's transaction and takes its session. Who may reach what, state rules and the events
+told to other services are decided here, never in a view."""
+from .members import Registration, balance, erase_member, register_member, transactions
+from .movements import add_group, adjust, donate
+from .redemptions import OutOfOrder, capture_for_redemption, hold_for_redemption, release_for_redemption
+from .rules import add_rule_version, list_rules
+from .verification import verify_ledger
+from .volunteering import (
+    confirm_attendance,
+    create_opportunity,
+    current_code,
+    get_attendance,
+    get_opportunity,
+    list_attendances,
+    record_scan,
+    reject_attendance,
+)
+
+__all__ = [
+    "OutOfOrder", "Registration", "add_group", "add_rule_version", "adjust", "balance", "capture_for_redemption",
+    "confirm_attendance", "create_opportunity", "current_code", "donate", "erase_member", "get_attendance",
+    "get_opportunity", "hold_for_redemption", "list_attendances", "list_rules", "record_scan",
+    "register_member", "reject_attendance", "release_for_redemption", "transactions", "verify_ledger",
+]

@@ -1,0 +1,126 @@
+"""Volunteering use cases: who may reach an opportunity or an attendance, and what each request does.
+
+An organiser reaches only its own opportunities and attendances (and acts for itself unless it says
+otherwise); the app and admin reach all of them."""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import segno
+from sqlalchemy.orm import Session
+
+from rewards_shared.auth import Principal
+from rewards_shared.errors import Forbidden, Gone, Invalid
+from rewards_shared.idempotency import request_uuid
+from rewards_shared.pagination import decode_cursor, page_of
+
+from .. import volunteering
+from ..models import Attendance, Opportunity
+
+if TYPE_CHECKING:
+    from ..bootstrap import Points
+
+OPPORTUNITY_IDS = uuid.UUID("0f3c6a52-4b1e-4f7a-9d55-3c2d7e9a1b60")
+
+
+def _reaches(principal: Principal, organiser_id: str) -> None:
+    if principal.kind == "organiser" and not principal.acts_for("organiser", organiser_id):
+        raise Forbidden("This belongs to another organiser.", field="organiser_id")
+
+
+def _described(session: Session, opportunity: Opportunity) -> dict:
+    """The opportunity and what an hour there is worth."""
+    return {**{column.key: getattr(opportunity, column.key) for column in Opportunity.__table__.columns},
+            "points_policy": dataclasses.asdict(volunteering.points_policy(session, opportunity))}
+
+
+def create_opportunity(rt: Points, principal: Principal, key: str, *, organiser_id: str | None,
+                       **details) -> dict:
+    """A new opportunity (`details` as `volunteering.create_opportunity` takes them); the same
+    credential and Idempotency-Key always name the same one."""
+    if principal.kind == "organiser":
+        organiser_id = organiser_id or principal.subject
+        _reaches(principal, organiser_id)
+    elif organiser_id is None:
+        raise Invalid("Say which organiser runs it.", field="organiser_id")
+    with rt.database.transaction() as session:
+        opportunity = volunteering.create_opportunity(
+            session, opportunity_id=str(request_uuid(OPPORTUNITY_IDS, principal.role, key)),
+            organiser_id=organiser_id, actor=principal.id, at=rt.clock(), **details)
+        return _described(session, opportunity)
+
+
+def get_opportunity(rt: Points, principal: Principal, opportunity_id: str) -> dict:
+    with rt.database.transaction() as session:
+        opportunity = volunteering.get_opportunity(session, opportunity_id)
+        _reaches(principal, opportunity.organiser_id)
+        return _described(session, opportunity)
+
+
+def current_code(rt: Points, principal: Principal, opportunity_id: str) -> dict:
+    """The check-in code of this moment, the link the app reads and its QR, for the organiser's screen."""
+    if not rt.code_key:
+        raise volunteering.CodesUnavailable("Check-in codes are not configured on this server.")
+    with rt.database.transaction() as session:
+        opportunity = volunteering.get_opportunity(session, opportunity_id)
+    _reaches(principal, opportunity.organiser_id)
+    at = rt.clock()
+    if not volunteering.open_for_codes(opportunity, at):
+        raise Gone(f"Opportunity {opportunity_id} has closed.", field="opportunity_id")
+    current = volunteering.current_code(volunteering.code_secret(rt.code_key, opportunity_id), at)
+    link = volunteering.check_in_link(opportunity_id, current.code)
+    return {"opportunity_id": opportunity_id, "code": current.code, "valid_from": current.valid_from,
+            "valid_until": current.valid_until, "step_seconds": volunteering.STEP_SECONDS, "link": link,
+            "qr_svg": segno.make(link, error="m").svg_inline(scale=4)}
+
+
+def record_scan(rt: Points, scan: volunteering.Scan, *, action: str) -> Attendance:
+    """A member's scan of the organiser's code: `in` opens an attendance, `out` closes it."""
+    with rt.database.transaction() as session:
+        if action == "in":
+            return volunteering.check_in(session, scan, key=rt.code_key, received_at=rt.clock())
+        return volunteering.check_out(session, scan, key=rt.code_key, received_at=rt.clock())
+
+
+def list_attendances(rt: Points, principal: Principal, *, limit: int, cursor: str | None,
+                     organiser_id: str | None = None, **filters) -> dict:
+    """Attendances, oldest check-in first, a page at a time; an organiser sees only its own."""
+    if principal.kind == "organiser":
+        organiser_id = organiser_id or principal.subject
+        _reaches(principal, organiser_id)
+    after = decode_cursor(cursor, (datetime, str))
+    with rt.database.transaction() as session:
+        rows = volunteering.attendances(session, limit=limit + 1, after=after, organiser_id=organiser_id,
+                                        **filters)
+    return page_of(rows, limit, lambda attendance: (attendance.checked_in_at, attendance.attendance_id))
+
+
+def get_attendance(rt: Points, principal: Principal, attendance_id: str) -> Attendance:
+    with rt.database.transaction() as session:
+        attendance = volunteering.get_attendance(session, attendance_id)
+        _reaches(principal, attendance.organiser_id)
+        return attendance
+
+
+def _decide(rt: Points, principal: Principal, attendance_id: str,
+            decision: Callable[[Session, Attendance], Attendance]) -> Attendance:
+    with rt.database.transaction() as session:
+        attendance = volunteering.get_attendance(session, attendance_id, for_update=True)
+        _reaches(principal, attendance.organiser_id)
+        return decision(session, attendance)
+
+
+def confirm_attendance(rt: Points, principal: Principal, attendance_id: str, *, minutes: int | None) -> Attendance:
+    """The organiser confirms (all or fewer minutes): the pending points become available."""
+    return _decide(rt, principal, attendance_id, lambda session, attendance: volunteering.confirm(
+        session, attendance, actor=principal.id, minutes=minutes, at=rt.clock()))
+
+
+def reject_attendance(rt: Points, principal: Principal, attendance_id: str, *, reason: str) -> Attendance:
+    """The organiser refuses, with a reason: the pending points go."""
+    return _decide(rt, principal, attendance_id, lambda session, attendance: volunteering.reject(
+        session, attendance, actor=principal.id, reason=reason, at=rt.clock()))
