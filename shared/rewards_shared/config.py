@@ -45,7 +45,7 @@ class Settings:
     log_level: str = "INFO"
     metrics_port: int | None = None
     max_body_bytes: int = 16 * 1024 * 1024
-    extra: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False)  # the whole environment: secrets too
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -36,3 +36,8 @@ class Gone(DomainError):
 class Forbidden(DomainError):
     status = 403
     title = "Forbidden"
+
+
+class TooLarge(DomainError):
+    status = 413
+    title = "Request Entity Too Large"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -18,17 +17,12 @@ from flask import Response, current_app, g, request
 from sqlalchemy.dialects.postgresql import insert
 
 from .db import idempotency_keys
+from .web.app import runtime
 from .web.problems import problem
 
 IN_PROGRESS = 0
 ABANDONED_AFTER = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
-
-
-def request_uuid(namespace: uuid.UUID, principal: str, key: str) -> uuid.UUID:
-    """The id of what a creating request makes, derived from its credential and Idempotency-Key, so a
-    retry after a lost answer or a crash names the same object. Each kind of object has its namespace."""
-    return uuid.uuid5(namespace, f"{principal}\n{key}")
 
 
 def _fingerprint() -> str:
@@ -51,7 +45,7 @@ def idempotent(view):
         if len(key) > MAX_KEY_LENGTH:
             return problem(400, "Bad Request", f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters.",
                            errors={"Idempotency-Key": ["Too long."]})
-        database = current_app.extensions["database"]
+        database = runtime().database
         principal = g.principal.role if g.principal else "anonymous"
         fingerprint = _fingerprint()
         identity = {"principal": principal, "key": key}

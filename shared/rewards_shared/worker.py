@@ -1,8 +1,6 @@
 """The worker process every service runs: its consumer loop, its outbox relay, its periodic jobs."""
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import signal
 import threading
@@ -57,20 +55,9 @@ def build(spec: WorkerSpec, settings: Settings, database: Database) -> tuple[Con
     return loop, relay
 
 
-def _legacy(spec: WorkerSpec, settings: Settings, database: Database) -> WorkerSpec:
-    """TRANSITION: jobs written as run(database, settings); removed once every service uses bootstrap."""
-    jobs = [PeriodicJob(job.name, job.every_seconds, functools.partial(job.run, database, settings))
-            if len(inspect.signature(job.run).parameters) == 2 else job for job in spec.jobs]
-    return WorkerSpec(spec.service, spec.topics, spec.handlers, jobs)
-
-
-def run(spec: WorkerSpec, runtime: Runtime | Settings | None = None) -> None:
+def run(spec: WorkerSpec, runtime: Runtime) -> None:
     """The worker process: its consumer loop on this thread, the outbox relay and the periodic jobs
     on threads of their own, until SIGTERM or SIGINT."""
-    if not isinstance(runtime, Runtime):  # TRANSITION
-        settings = runtime or Settings.from_env(spec.service)
-        runtime = Runtime(settings=settings, database=Database(settings.database_url))
-        spec = _legacy(spec, settings, runtime.database)
     settings, database = runtime.settings, runtime.database
     logs.configure(spec.service, settings.log_level)
     topics = list(dict.fromkeys(spec.topics + [CREDENTIALS]))

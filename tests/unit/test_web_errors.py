@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from rewards_shared.config import Settings
 from rewards_shared.db import Database
 from rewards_shared.errors import Conflict
+from rewards_shared.runtime import Runtime
 from rewards_shared.web import create_service_app
 
 blp = Blueprint("boom", __name__, url_prefix="/boom")
@@ -26,8 +27,7 @@ def fail(name):
 @pytest.fixture(scope="module")
 def client():
     settings = Settings.from_env("points", {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"})
-    app = create_service_app(service="points", title="test", settings=settings,
-                             database=Database(settings.database_url), blueprints=[blp])
+    app = create_service_app(Runtime(settings, Database(settings.database_url)), title="test", blueprints=[blp])
     return app.test_client()
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from rewards_shared import outbox
 from rewards_shared.errors import Conflict, Gone, NotFound
 from rewards_shared.events import Event
-from rewards_shared.idempotency import request_uuid
+from rewards_shared.ids import request_uuid
 from rewards_shared.runtime import utc_now
 
 from . import catalogue, vouchers

@@ -7,7 +7,7 @@ from datetime import datetime
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
-from rewards_shared.errors import DomainError
+from rewards_shared.errors import TooLarge
 from rewards_shared.events.schemas import MODES
 from rewards_shared.runtime import utc_now
 
@@ -39,14 +39,9 @@ class TapRow(Schema):
 _tap_row = TapRow()
 
 
-class TooManyTaps(DomainError):
-    status = 413
-    title = "Request Entity Too Large"
-
-
 def check_size(rows: list) -> None:
     if len(rows) > MAX_TAPS_PER_BATCH:
-        raise TooManyTaps(f"At most {MAX_TAPS_PER_BATCH} taps per request; split the batch.",
+        raise TooLarge(f"At most {MAX_TAPS_PER_BATCH} taps per request; split the batch.",
                           errors={"taps": [f"{len(rows)} taps sent"]})
 
 

@@ -13,10 +13,8 @@ from . import access, docs, health, observe, problems
 from .ratelimit import RateLimiter
 
 
-def create_service_app(runtime: Runtime | None = None, *, title: str, blueprints: Iterable[Blueprint],
-                       version: str = "1.0.0", service=None, settings=None, database=None) -> Flask:
-    if runtime is None:  # TRANSITION: services still passing settings and database; removed once all use bootstrap
-        runtime = Runtime(settings=settings, database=database)
+def create_service_app(runtime: Runtime, *, title: str, blueprints: Iterable[Blueprint],
+                       version: str = "1.0.0") -> Flask:
     settings = runtime.settings
     logs.configure(settings.service, settings.log_level)
     app = Flask(settings.service)
@@ -33,8 +31,6 @@ def create_service_app(runtime: Runtime | None = None, *, title: str, blueprints
             "security": [{"bearer": []}]},
     )
     app.extensions["runtime"] = runtime
-    app.extensions["database"] = runtime.database  # TRANSITION
-    app.extensions["settings"] = settings  # TRANSITION
     api = problems.ProblemApi(app)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

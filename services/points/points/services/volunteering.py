@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from rewards_shared.auth import Principal
 from rewards_shared.errors import Forbidden, Gone, Invalid
-from rewards_shared.idempotency import request_uuid
+from rewards_shared.ids import request_uuid
 from rewards_shared.pagination import decode_cursor, page_of
 
 from .. import volunteering
