@@ -221,3 +221,34 @@ def test_retention_is_the_share_of_a_months_earners_who_earn_again_the_next_mont
         {"month": "2025-03", "active": 8, "retained": 6, "rate": 0.75}]}
     assert [row["key"] for row in report["breakdown"]["rows"]] == ["2025-03", "2025-04"]
     assert [row["active"]["members"] for row in report["breakdown"]["rows"]] == [8, 6]
+
+
+def test_the_report_over_http_for_analysts_only_as_json_csv_and_a_page(rt, drive, settings_for, issue_token):
+    from impact.app import create_app
+
+    public_key = settings_for("impact").token_public_key
+    keyed = bootstrap(Settings.from_env("impact", {**rt.settings.extra, "REWARDS_TOKEN_PUBLIC_KEY": public_key}),
+                      database=rt.database)
+    client = create_app(keyed).test_client()
+    drive.member("fay", area="LS6", mode="car")
+    drive.journey("fay", "bus", 12.0)
+    analyst = {"Authorization": f"Bearer {issue_token('analyst')}"}
+    path = "/v1/reports/impact?from=2025-03-01&to=2025-03-31"
+
+    body = client.get(path, headers=analyst)
+    assert body.status_code == 200 and body.json["from"] == "2025-03-01" and body.json["journeys"]["count"] is None
+    table = client.get(path, headers={**analyst, "Accept": "text/csv"})
+    assert table.status_code == 200 and table.mimetype == "text/csv"
+    assert "journeys.count,," in table.get_data(as_text=True)
+    page = client.get("/v1/reports/impact.html?from=2025-03-01&to=2025-03-31", headers=analyst)
+    assert page.status_code == 200 and page.mimetype == "text/html" and "<svg" in page.get_data(as_text=True)
+
+    for role, status in ((None, 401), ("app", 403), ("operator:leeds-bus", 403), ("admin", 200)):
+        headers = {"Authorization": f"Bearer {issue_token(role)}"} if role else {}
+        assert client.get(path, headers=headers).status_code == status, role
+    bad = client.get("/v1/reports/impact?from=2025-03-31&to=2025-03-01", headers=analyst)
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json" and "to" in bad.json["errors"]
+    missing = client.get("/v1/reports/impact?to=2025-03-01&group_by=planet", headers=analyst)
+    assert missing.status_code == 422 and set(missing.json["errors"]) == {"from", "group_by"}
+    unknown = client.get("/v1/journeys/no-such-journey/impact", headers=analyst)
+    assert unknown.status_code == 404 and unknown.mimetype == "application/problem+json"

@@ -107,8 +107,8 @@ class Breakdown(Schema):
 
 
 class ReportOut(Schema):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = fields.String(data_key="from", attribute="from", metadata={"description": "First day"})
+    to = fields.String(metadata={"description": "Last day, included"})
     method = fields.Nested(Method)
     members = fields.Nested(Members)
     journeys = fields.Nested(Journeys)

@@ -41,18 +41,18 @@ def build(connection: sa.Connection, options: Options) -> dict:
         cells[path] = Cell(path, described, values)
         return cells[path]
 
-    people = figures.members(connection, period)
+    people = figures.registered(connection, period)
+    books = figures.ledger(connection, period)
     cell(("members", "registered"), people["registered"], value=people["registered"])
     cell(("members", "registered_in_period"), people["registered_in_period"], value=people["registered_in_period"])
-    active = cell(("members", "active"), people["active"], value=people["active"])
-    retention = figures.retention(connection, period)
+    active = cell(("members", "active"), books["active"], value=books["active"])
+    retention = books["retention"]
     for month in retention:
         cell(("members", "retention", month["month"], "active"), month["active"], value=month["active"])
         cell(("members", "retention", month["month"], "retained"), month["retained"], value=month["retained"])
 
     trips = figures.journeys(connection, period)
-    total = trips["total"] or {"journeys": 0, "km": 0.0, "km_unknown": 0, "co2e_avoided_kg": 0.0, "members": 0,
-                               "factor_sets": []}
+    total = trips["total"] or {"journeys": 0, "km": 0.0, "km_unknown": 0, "co2e_avoided_kg": 0.0, "members": 0}
     cell(("journeys",), total["members"], count=total["journeys"], km=_round(total["km"], 3),
          km_unknown=total["km_unknown"], members=total["members"])
     co2e = cell(("co2e_avoided_kg",), total["members"], value=_round(total["co2e_avoided_kg"], 3))
@@ -70,7 +70,7 @@ def build(connection: sa.Connection, options: Options) -> dict:
     cell(("volunteering",), helping["members"], attendances=helping["attendances"],
          hours=_round(helping["hours"], 2), members=helping["members"])
 
-    money = figures.points(connection, period)
+    money = books["points"]
     for kind, f in money.items():
         cell(("points", kind), f["members"], value=f["points"])
 
@@ -111,7 +111,7 @@ def build(connection: sa.Connection, options: Options) -> dict:
         found = cells[path]
         return {name: (None if found.hidden else value) for name, value in found.values.items()}
 
-    factor_sets = sorted(set(total["factor_sets"] or [])) or [factors.SHIPPED_VERSION]
+    factor_sets = sorted(trips["factor_sets"]) or [factors.SHIPPED_VERSION]
     report = {
         "from": period.start.isoformat(), "to": period.end.isoformat(),
         "method": {"co2e": factors.METHOD, "factor_set": ", ".join(f"DESNZ {v}" for v in factor_sets),

@@ -8,8 +8,10 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from ..calendar import iso_week, month_of
+
 GROUPINGS = ("week", "month", "mode", "area")
-_BUCKET = {"week": "to_char(day, 'IYYY-\"W\"IW')", "month": "to_char(day, 'YYYY-MM')"}
+_BUCKET = {"week": "date_trunc('week', day)::date", "month": "date_trunc('month', day)::date"}
 
 
 @dataclass(frozen=True)
@@ -26,24 +28,43 @@ def _rows(connection: sa.Connection, sql: str, period: Period, **extra) -> list:
 
 
 def journeys(connection: sa.Connection, period: Period) -> dict:
-    """Totals, by mode and by peak/off-peak, with distinct members for each."""
+    """Totals, by mode and by peak/off-peak, with distinct members for each: one scan that folds the journeys
+    into one row per member, mode and hour band, then counts from those (hash aggregates, not sorts)."""
     rows = _rows(connection, """
-        SELECT mode, peak, GROUPING(mode) AS all_modes, GROUPING(peak) AS all_peaks,
-               count(*) AS journeys, COALESCE(sum(km), 0) AS km, count(*) FILTER (WHERE km IS NULL) AS no_km,
-               COALESCE(sum(co2e_avoided_kg), 0) AS co2e, count(DISTINCT pseudonym) AS members,
-               array_agg(DISTINCT factor_set) AS factor_sets
-          FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided
-         GROUP BY GROUPING SETS ((), (mode), (peak))""", period)
-    found = {"total": None, "by_mode": {}, "peak": None, "off_peak": None}
+        WITH per AS MATERIALIZED (
+          SELECT pseudonym, mode, peak, factor_set, count(*) AS n, sum(km::float8) AS km,
+                 count(*) - count(km) AS no_km, sum(co2e_avoided_kg::float8) AS co2e
+            FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided
+           GROUP BY pseudonym, mode, peak, factor_set),
+        people AS (SELECT pseudonym, bool_or(peak) AS at_peak, bool_or(NOT peak) AS off_peak FROM per GROUP BY 1),
+        modes AS (SELECT mode, count(*) AS members FROM (SELECT DISTINCT mode, pseudonym FROM per) d GROUP BY 1)
+        SELECT 'mode' AS slice, p.mode AS key, sum(n) AS journeys, COALESCE(sum(km), 0) AS km, sum(no_km) AS no_km,
+               COALESCE(sum(co2e), 0) AS co2e, min(m.members) AS members
+          FROM per p JOIN modes m USING (mode) GROUP BY p.mode
+        UNION ALL
+        SELECT 'peak', peak::text, sum(n), COALESCE(sum(km), 0), sum(no_km), COALESCE(sum(co2e), 0),
+               (SELECT count(*) FILTER (WHERE CASE WHEN per.peak THEN at_peak ELSE off_peak END) FROM people)
+          FROM per GROUP BY peak
+        UNION ALL
+        SELECT 'total', NULL, sum(n), COALESCE(sum(km), 0), sum(no_km), COALESCE(sum(co2e), 0),
+               (SELECT count(*) FROM people) FROM per
+        UNION ALL
+        SELECT 'factor_set', factor_set, NULL, NULL, NULL, NULL, NULL FROM per GROUP BY factor_set""", period)
+    found: dict = {"total": None, "by_mode": {}, "peak": None, "off_peak": None, "factor_sets": []}
     for row in rows:
-        figures = {"journeys": row.journeys, "km": float(row.km), "km_unknown": row.no_km,
-                   "co2e_avoided_kg": float(row.co2e), "members": row.members, "factor_sets": row.factor_sets}
-        if row.all_modes and row.all_peaks:
+        if row.slice == "factor_set":
+            found["factor_sets"].append(row.key)
+            continue
+        if not row.journeys:
+            continue
+        figures = {"journeys": int(row.journeys), "km": float(row.km), "km_unknown": int(row.no_km),
+                   "co2e_avoided_kg": float(row.co2e), "members": int(row.members)}
+        if row.slice == "total":
             found["total"] = figures
-        elif not row.all_modes:
-            found["by_mode"][row.mode] = figures
+        elif row.slice == "mode":
+            found["by_mode"][row.key] = figures
         else:
-            found["peak" if row.peak else "off_peak"] = figures
+            found["peak" if row.key == "true" else "off_peak"] = figures
     return found
 
 
@@ -54,47 +75,52 @@ def volunteering(connection: sa.Connection, period: Period) -> dict:
     return {"attendances": row.attendances, "hours": row.minutes / 60, "members": row.members}
 
 
-def members(connection: sa.Connection, period: Period) -> dict:
-    registered = _rows(connection, """
+def registered(connection: sa.Connection, period: Period) -> dict:
+    row = _rows(connection, """
         SELECT count(*) FILTER (WHERE registered_on <= :end) AS registered,
                count(*) FILTER (WHERE registered_on BETWEEN :start AND :end) AS new
           FROM members""", period)[0]
-    active = _rows(connection, """
-        SELECT count(DISTINCT pseudonym) AS active FROM movements
-         WHERE kind = 'issued' AND day BETWEEN :start AND :end""", period)[0]
-    return {"registered": registered.registered, "registered_in_period": registered.new, "active": active.active}
+    return {"registered": row.registered, "registered_in_period": row.new}
 
 
-def retention(connection: sa.Connection, period: Period) -> list[dict]:
-    """For each month of the period followed by another: its earners, and how many earned again the next month."""
-    rows = _rows(connection, """
-        WITH active AS (
-          SELECT DISTINCT pseudonym, date_trunc('month', day)::date AS month FROM movements
-           WHERE kind = 'issued' AND day BETWEEN :start AND :end)
-        SELECT a.month, count(*) AS active, count(b.pseudonym) AS retained
-          FROM active a
-          LEFT JOIN active b ON b.pseudonym = a.pseudonym AND b.month = (a.month + interval '1 month')::date
-         WHERE a.month < date_trunc('month', CAST(:end AS date))::date
-         GROUP BY a.month ORDER BY a.month""", period)
-    return [{"month": f"{r.month:%Y-%m}", "active": r.active, "retained": r.retained} for r in rows]
+KINDS = ("issued", "redeemed", "expired", "donated", "reversed", "adjusted", "withdrawn")
 
 
-def points(connection: sa.Connection, period: Period) -> dict:
-    """Points by kind of movement in the period, and what members still hold at its end (the liability)."""
-    rows = _rows(connection, """
-        SELECT kind, sum(points) AS points, count(DISTINCT pseudonym) AS members FROM movements
-         WHERE day BETWEEN :start AND :end GROUP BY kind""", period)
-    found = {kind: {"points": 0, "members": 0} for kind in
-             ("issued", "redeemed", "expired", "donated", "reversed", "adjusted", "withdrawn")}
-    for row in rows:
-        found[row.kind] = {"points": abs(int(row.points)) if row.kind != "adjusted" else int(row.points),
-                           "members": row.members}
-    held = _rows(connection, """
-        SELECT COALESCE(sum(balance), 0) AS points, count(*) FILTER (WHERE balance > 0) AS members
-          FROM (SELECT sum(points) AS balance FROM movements WHERE day <= :end GROUP BY pseudonym) balances""",
-                 period)[0]
-    found["outstanding"] = {"points": int(held.points), "members": held.members}
-    return found
+def ledger(connection: sa.Connection, period: Period) -> dict:
+    """From one pass over the ledger's movements, folded per member: points by kind in the period, what members
+    hold at its end (the liability), who earned (active), and month-to-month retention of earners."""
+    first_month = period.start.replace(day=1)
+    months = (period.end.year - first_month.year) * 12 + period.end.month - first_month.month + 1
+    in_period = "day BETWEEN :start AND :end"
+    sums = ",\n".join(f"sum(points) FILTER (WHERE kind = '{k}' AND {in_period}) AS {k}" for k in KINDS)
+    row = _rows(connection, f"""
+        WITH per AS MATERIALIZED (
+          SELECT pseudonym, sum(points) AS balance, {sums},
+                 bit_or(1::bigint << ((extract(year FROM day)::int - :year) * 12
+                                      + extract(month FROM day)::int - :month))
+                   FILTER (WHERE kind = 'issued' AND {in_period}) AS months
+            FROM movements WHERE day <= :end GROUP BY pseudonym)
+        SELECT (SELECT row_to_json(totals) FROM (
+                  SELECT COALESCE(sum(balance), 0) AS balance, count(*) FILTER (WHERE balance > 0) AS holders,
+                         count(months) AS active,
+                         {", ".join(f"COALESCE(sum({k}), 0) AS {k}, count({k}) AS {k}_members" for k in KINDS)}
+                    FROM per) totals) AS totals,
+               (SELECT json_agg(pairs ORDER BY m) FROM (
+                  SELECT m, count(*) FILTER (WHERE months & (1::bigint << m) <> 0) AS active,
+                         count(*) FILTER (WHERE months & (3::bigint << m) = (3::bigint << m)) AS retained
+                    FROM per, generate_series(0, :last) m GROUP BY m) pairs) AS retention""", period,
+                year=first_month.year, month=first_month.month, last=months - 2)[0]
+    totals = row.totals
+    points = {kind: {"points": int(totals[kind]) if kind == "adjusted" else abs(int(totals[kind])),
+                     "members": totals[f"{kind}_members"]} for kind in KINDS}
+    points["outstanding"] = {"points": int(totals["balance"]), "members": totals["holders"]}
+    retention = [{"month": f"{_add_months(first_month, pair['m']):%Y-%m}", "active": pair["active"],
+                  "retained": pair["retained"]} for pair in row.retention or []]
+    return {"points": points, "active": totals["active"], "retention": retention}
+
+
+def _add_months(first: date, count: int) -> date:
+    return date(first.year + (first.month - 1 + count) // 12, (first.month - 1 + count) % 12 + 1, 1)
 
 
 def redemptions(connection: sa.Connection, period: Period) -> dict:
@@ -129,27 +155,35 @@ def series(connection: sa.Connection, period: Period, by: str) -> list[dict]:
     if by == "area":
         return _by_area(connection, period)
     bucket = _BUCKET[by]
+    name = iso_week if by == "week" else month_of
     rows: dict[str, dict] = defaultdict(dict)
     for r in _rows(connection, f"""
-        SELECT {bucket} AS key, count(*) AS journeys, COALESCE(sum(km), 0) AS km,
-               COALESCE(sum(co2e_avoided_kg), 0) AS co2e, count(DISTINCT pseudonym) AS members
-          FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided GROUP BY 1""", period):
-        rows[r.key]["journeys"] = {"journeys": r.journeys, "km": float(r.km), "co2e_avoided_kg": float(r.co2e),
-                                   "members": r.members}
+        SELECT key, sum(n) AS journeys, COALESCE(sum(km), 0) AS km, COALESCE(sum(co2e), 0) AS co2e,
+               count(*) AS members
+          FROM (SELECT {bucket} AS key, pseudonym, count(*) AS n, sum(km::float8) AS km,
+                       sum(co2e_avoided_kg::float8) AS co2e
+                  FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided GROUP BY 1, 2) per
+         GROUP BY key""", period):
+        rows[name(r.key)]["journeys"] = {"journeys": int(r.journeys), "km": float(r.km),
+                                         "co2e_avoided_kg": float(r.co2e), "members": r.members}
     for r in _rows(connection, f"""
         SELECT {bucket} AS key, count(*) AS attendances, COALESCE(sum(minutes), 0) AS minutes,
                count(DISTINCT pseudonym) AS members
           FROM attendances WHERE day BETWEEN :start AND :end GROUP BY 1""", period):
-        rows[r.key]["volunteering"] = {"attendances": r.attendances, "hours": r.minutes / 60, "members": r.members}
+        rows[name(r.key)]["volunteering"] = {"attendances": r.attendances, "hours": r.minutes / 60,
+                                             "members": r.members}
     for r in _rows(connection, f"""
-        SELECT {bucket} AS key, count(DISTINCT pseudonym) AS members, sum(points) AS points FROM movements
-         WHERE kind = 'issued' AND day BETWEEN :start AND :end GROUP BY 1""", period):
-        rows[r.key]["active"] = {"members": r.members, "points_issued": int(r.points)}
+        SELECT key, count(*) AS members, sum(points) AS points
+          FROM (SELECT {bucket} AS key, pseudonym, sum(points) AS points FROM movements
+                 WHERE kind = 'issued' AND day BETWEEN :start AND :end GROUP BY 1, 2) per
+         GROUP BY key""", period):
+        rows[name(r.key)]["active"] = {"members": r.members, "points_issued": int(r.points)}
     for r in _rows(connection, f"""
         SELECT {bucket} AS key, count(*) AS redeemed, count(DISTINCT pseudonym) AS members,
                COALESCE(sum(settlement_pence) FILTER (WHERE funded_by = 'council'), 0) AS owed_pence
           FROM redemptions WHERE day BETWEEN :start AND :end GROUP BY 1""", period):
-        rows[r.key]["redemptions"] = {"count": r.redeemed, "owed_gbp": int(r.owed_pence) / 100, "members": r.members}
+        rows[name(r.key)]["redemptions"] = {"count": r.redeemed, "owed_gbp": int(r.owed_pence) / 100,
+                                            "members": r.members}
     return [{"key": key, **_with_empty(figures),
              "redemptions": figures.get("redemptions") or {"count": 0, "owed_gbp": 0.0, "members": 0}}
             for key, figures in sorted(rows.items())]
