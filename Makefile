@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := shared services/points services/transit-ingest services/redemption services/notifications
+PACKAGES := shared services/points services/transit-ingest services/redemption services/notifications services/impact
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: up down test unit integration e2e lint bench bench-all clean venv

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ISSUER = "smart-leeds-rewards"
-ROLE_KINDS = ("app", "admin", "operator", "partner", "organiser")
+ROLE_KINDS = ("app", "admin", "analyst", "operator", "partner", "organiser")
 _SUBJECT_KINDS = ("operator", "partner", "organiser")
 
 

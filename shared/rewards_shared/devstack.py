@@ -92,6 +92,7 @@ class Stack:
             "CARD_HMAC_KEY_FILE": str(self.keys / "card-hmac.key"),
             "VOLUNTEERING_CODE_KEY_FILE": str(self.keys / "volunteering-code.key"),
             "VOUCHER_KEY_FILE": str(self.keys / "voucher.key"),
+            "IMPACT_PSEUDONYM_KEY_FILE": str(self.keys / "impact-pseudonym.key"),
             "REWARDS_CREDENTIALS_LOG": str(self.keys / "credentials.jsonl"),
             **self.extra_env,
         }
@@ -136,18 +137,11 @@ def ensure_keys(stack: Stack) -> None:
         signing.write_text(private_pem)
         signing.chmod(0o600)
         public.write_text(public_pem)
-    card_key = stack.keys / "card-hmac.key"
-    if not card_key.exists():
-        card_key.write_text(os.urandom(32).hex())
-        card_key.chmod(0o600)
-    code_key = stack.keys / "volunteering-code.key"
-    if not code_key.exists():
-        code_key.write_text(os.urandom(32).hex())
-        code_key.chmod(0o600)
-    voucher_key = stack.keys / "voucher.key"
-    if not voucher_key.exists():
-        voucher_key.write_text(os.urandom(32).hex())
-        voucher_key.chmod(0o600)
+    for name in ("card-hmac.key", "volunteering-code.key", "voucher.key", "impact-pseudonym.key"):
+        key = stack.keys / name
+        if not key.exists():
+            key.write_text(os.urandom(32).hex())
+            key.chmod(0o600)
 
 
 def prepare(stack: Stack) -> dict[str, str]:

@@ -56,8 +56,20 @@ class MemberRegistered(MemberEvent):
     registered_at = fields.AwareDateTime(allow_none=True, load_default=None)
 
 
+USUAL_MODES = ("car", "bus", "rail", "tram", "cycle", "walk", "other")
+
+
 class MemberErased(MemberEvent):
-    pass
+    withdrawn_points = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={
+        "description": "Points the member could still spend, withdrawn by the ledger at erasure"})
+
+
+class MemberProfileUpdated(MemberEvent):
+    """The research profile: area and baseline travel mode, usable only with consent."""
+    home_area = fields.String(allow_none=True, load_default=None,
+                              metadata={"description": "Postcode district, e.g. LS6"})
+    usual_mode = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(USUAL_MODES))
+    research_consent = fields.Boolean(required=True)
 
 
 class PointsMovement(MemberEvent):
@@ -71,6 +83,8 @@ class PointsMovement(MemberEvent):
     redemption_id = fields.String(allow_none=True, load_default=None)
     expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
     available = fields.Integer(allow_none=True, load_default=None)
+    account = fields.String(load_default="available", validate=validate.OneOf(("available", "pending")), metadata={
+        "description": "The balance moved: pending for volunteering points refused before confirmation"})
 
 
 class HoldRejected(MemberEvent):
@@ -93,6 +107,9 @@ class RedemptionEvent(MemberEvent):
     reward_title = fields.String(allow_none=True, load_default=None)
     expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
     reason = fields.String(allow_none=True, load_default=None)
+    funded_by = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(("partner", "council")))
+    settlement_pence = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0), metadata={
+        "description": "What the council owes the partner for this voucher when redeemed (council-funded)"})
 
 
 class CredentialRevoked(EventData):
@@ -107,6 +124,7 @@ SCHEMAS: dict[str, Schema] = {
     "volunteering.attendance.confirmed": AttendanceConfirmed(),
     "member.registered": MemberRegistered(),
     "member.erased": MemberErased(),
+    "member.profile_updated": MemberProfileUpdated(),
     "points.earned": PointsMovement(),
     "points.pending": PointsMovement(),
     "points.confirmed": PointsMovement(),

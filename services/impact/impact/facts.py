@@ -1,0 +1,135 @@
+"""Facts from the scheme's events, filed under pseudonyms. Each function runs inside the consumer's
+transaction; every write is keyed by the event's own id or its source object, so a replay adds nothing."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from .calendar import PeakHours, local_day
+from .factors import FactorBook
+from .models import Attendance, Journey, Member, Movement, Redemption
+from .pseudonyms import Pseudonyms
+
+# Ledger event type → how it moves what members hold (issued counts as earning: the member was active).
+LEDGER_MOVEMENTS = {"points.earned": "issued", "points.confirmed": "issued", "points.adjusted": "adjusted",
+                    "points.reversed": "reversed", "points.captured": "redeemed", "points.expired": "expired",
+                    "points.donated": "donated"}
+SPENDING = {"redeemed", "expired", "donated", "reversed", "withdrawn"}
+
+
+@dataclass(frozen=True)
+class Facts:
+    pseudonyms: Pseudonyms
+    peak_hours: PeakHours
+
+    def journey(self, session: Session, data: dict, *, at: datetime) -> bool:
+        """A completed or corrected journey; an older revision than the one held changes nothing."""
+        started = data["started_at"]
+        day = local_day(started)
+        pseudonym = self.pseudonyms.resolve(session, data["member_id"], day=day)
+        if pseudonym is None:
+            return False
+        km = Decimal(str(round(data["distance_km"], 3))) if data.get("distance_km") is not None else None
+        calculation = FactorBook.of(session).calculation(data["mode"], day)
+        baseline = _baseline(session, pseudonym)
+        values = dict(pseudonym=pseudonym, revision=data.get("revision") or 1, day=day, started_at=started,
+                      mode=data["mode"], peak=self.peak_hours.is_peak(started), km=km,
+                      factor_set=calculation.factor_set, mode_factor=calculation.mode_factor,
+                      car_factor=calculation.car_factor, co2e_avoided_kg=calculation.avoided_kg(km, baseline),
+                      voided=False)
+        statement = insert(Journey).values(journey_id=data["journey_id"], **values)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[Journey.journey_id], set_={k: statement.excluded[k] for k in values},
+            where=Journey.revision <= statement.excluded.revision))
+        return True
+
+    def journey_voided(self, session: Session, data: dict, *, at: datetime) -> None:
+        revision = data.get("revision") or 1
+        updated = session.execute(sa.update(Journey).where(
+            Journey.journey_id == data["journey_id"], Journey.revision <= revision)
+            .values(voided=True, revision=revision).returning(Journey.journey_id)).first()
+        if updated is None and session.get(Journey, data["journey_id"]) is None:
+            pseudonym = self.pseudonyms.resolve(session, data["member_id"], day=local_day(at))
+            if pseudonym is not None:  # voided before we saw it: keep the void so the journey never counts
+                book = FactorBook.of(session)
+                session.execute(insert(Journey).values(
+                    journey_id=data["journey_id"], pseudonym=pseudonym, revision=revision, day=local_day(at),
+                    started_at=at, mode="unknown", peak=False, km=None, factor_set=book.version_for(local_day(at)),
+                    voided=True).on_conflict_do_nothing())
+
+    def attendance(self, session: Session, data: dict, *, at: datetime) -> None:
+        day = local_day(data["checked_in_at"])
+        pseudonym = self.pseudonyms.resolve(session, data["member_id"], day=day)
+        if pseudonym is not None:
+            session.execute(insert(Attendance).values(
+                attendance_id=data["attendance_id"], pseudonym=pseudonym, day=day, minutes=data["minutes"])
+                .on_conflict_do_nothing())
+
+    def movement(self, session: Session, event_id: str, event_type: str, data: dict, *, at: datetime) -> None:
+        kind = LEDGER_MOVEMENTS[event_type]
+        if kind == "reversed" and data.get("account") == "pending":
+            return  # pending points that were never confirmed: they were never held
+        self._move(session, uuid.UUID(event_id), data["member_id"], kind, data["points"], local_day(at),
+                   group_id=data.get("source_id") if kind == "donated" else None)
+
+    def _move(self, session: Session, event_id: uuid.UUID, member_id: str, kind: str, points: int, day: date,
+              group_id: str | None = None) -> None:
+        pseudonym = self.pseudonyms.resolve(session, member_id, day=day)
+        if pseudonym is None or points == 0:
+            return
+        signed = -abs(points) if kind in SPENDING else points
+        session.execute(insert(Movement).values(event_id=event_id, pseudonym=pseudonym, day=day, kind=kind,
+                                                points=signed, group_id=group_id).on_conflict_do_nothing())
+
+    def redemption_completed(self, session: Session, data: dict, *, at: datetime) -> None:
+        day = local_day(at)
+        pseudonym = self.pseudonyms.resolve(session, data["member_id"], day=day)
+        if pseudonym is not None:
+            session.execute(insert(Redemption).values(
+                redemption_id=data["redemption_id"], pseudonym=pseudonym,
+                partner_id=data.get("partner_id") or "unknown", reward_id=data["reward_id"], day=day,
+                cost_points=data["cost_points"], funded_by=data.get("funded_by"),
+                settlement_pence=data.get("settlement_pence") or 0).on_conflict_do_nothing())
+
+    def registered(self, session: Session, data: dict, *, at: datetime) -> None:
+        day = local_day(data.get("registered_at") or at)
+        pseudonym = self.pseudonyms.resolve(session, data["member_id"], day=day)
+        if pseudonym is not None:
+            session.execute(sa.update(Member).where(Member.pseudonym == pseudonym, Member.registered_on.is_(None))
+                            .values(registered_on=day))
+
+    def profile(self, session: Session, data: dict, *, at: datetime) -> None:
+        """Consent and the baseline survey answer; CO2e of all the member's journeys follows them."""
+        pseudonym = self.pseudonyms.resolve(session, data["member_id"], day=local_day(at))
+        if pseudonym is None:
+            return
+        consent = bool(data.get("research_consent"))
+        session.execute(sa.update(Member).where(Member.pseudonym == pseudonym).values(
+            research_consent=consent, home_area=data.get("home_area") if consent else None,
+            usual_mode=data.get("usual_mode") if consent else None))
+        recompute_co2e(session, pseudonym, data.get("usual_mode") if consent else None)
+
+    def erased(self, session: Session, event_id: str, data: dict, *, at: datetime) -> None:
+        withdrawn = data.get("withdrawn_points") or 0
+        if withdrawn:
+            self._move(session, uuid.UUID(event_id), data["member_id"], "withdrawn", withdrawn, local_day(at))
+        self.pseudonyms.erase(session, data["member_id"])
+
+
+def _baseline(session: Session, pseudonym: uuid.UUID) -> str | None:
+    member = session.execute(sa.select(Member.research_consent, Member.usual_mode)
+                             .where(Member.pseudonym == pseudonym)).first()
+    return member.usual_mode if member is not None and member.research_consent else None
+
+
+def recompute_co2e(session: Session, pseudonym: uuid.UUID, baseline: str | None) -> None:
+    avoided = sa.func.greatest(0, Journey.km * (Journey.car_factor - Journey.mode_factor)) \
+        if baseline == "car" else sa.literal(0)
+    session.execute(sa.update(Journey).where(Journey.pseudonym == pseudonym)
+                    .values(co2e_avoided_kg=sa.func.coalesce(avoided, 0)))

@@ -1,0 +1,4 @@
+from impact.models import Base
+from rewards_shared.migration_env import run
+
+run("impact", Base.metadata)
