@@ -33,10 +33,14 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock = utc_now, datab
     if min_cell < SMALLEST_CELL:
         raise ValueError(f"REPORT_MIN_CELL is {min_cell}; it is never below {SMALLEST_CELL}")
     peak_hours = PeakHours.parse(settings.get("IMPACT_PEAK_HOURS"))
+    key = settings.get_secret("IMPACT_PSEUDONYM_KEY")
     return Impact(settings=settings, database=database or Database(settings.database_url), clock=clock,
-                  facts=Facts(Pseudonyms(settings.get_secret("IMPACT_PSEUDONYM_KEY") or ""), peak_hours),
-                  min_cell=min_cell, peak_hours=peak_hours)
+                  facts=Facts(Pseudonyms(key), peak_hours) if key else None, min_cell=min_cell,
+                  peak_hours=peak_hours)
 
 
 def worker_spec(rt: Impact) -> WorkerSpec:
+    """Only the worker files facts, so only it needs the pseudonym key; the web serves aggregates."""
+    if rt.facts is None:
+        raise ValueError("IMPACT_PSEUDONYM_KEY (or IMPACT_PSEUDONYM_KEY_FILE) must be set for the impact worker")
     return WorkerSpec(service="impact", topics=TOPICS, handlers=handlers.build(rt), jobs=jobs.build(rt))

@@ -20,6 +20,11 @@ class Member(Base):
     tier: Mapped[str] = mapped_column(sa.Text, server_default="bronze")
     lifetime_earned: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     erased_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # The research profile (shared with the impact service as member.profile_updated).
+    home_area: Mapped[str | None] = mapped_column(sa.Text)
+    usual_mode: Mapped[str | None] = mapped_column(sa.Text)
+    research_consent: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    profile_updated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class Account(Base):

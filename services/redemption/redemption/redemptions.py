@@ -230,4 +230,6 @@ def _emit(session: Session, event_type: str, redemption: Redemption) -> None:
         "reward_title": redemption.reward_title,
         "expires_at": redemption.expires_at.isoformat() if redemption.expires_at else None,
         "reason": redemption.reason,
+        "funded_by": redemption.funded_by,
+        "settlement_pence": redemption.settlement_pence,
     }))

@@ -69,7 +69,7 @@ class MemberProfileUpdated(MemberEvent):
     home_area = fields.String(allow_none=True, load_default=None,
                               metadata={"description": "Postcode district, e.g. LS6"})
     usual_mode = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(USUAL_MODES))
-    research_consent = fields.Boolean(required=True)
+    research_consent = fields.Boolean(required=True, truthy={True}, falsy={False})
 
 
 class PointsMovement(MemberEvent):

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
+from rewards_shared.events.schemas import USUAL_MODES
 from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import require
@@ -56,6 +57,21 @@ class TransactionOut(Schema):
     created_at = fields.DateTime()
 
 
+class ProfileIn(Schema):
+    home_area = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8), metadata={
+        "description": "Home postcode district, e.g. LS6 (never a full postcode)"})
+    usual_mode = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(USUAL_MODES), metadata={
+        "description": "The baseline survey: how the member made such trips before joining"})
+    research_consent = fields.Boolean(load_default=False, truthy={True}, falsy={False}, metadata={
+        "description": "Without it the member counts only in scheme totals, never in area or survey breakdowns"})
+
+
+class ProfileOut(ProfileIn):
+    member_id = fields.String()
+    research_consent = fields.Boolean()
+    updated_at = fields.DateTime(allow_none=True)
+
+
 @blp.route("")
 class Members(MethodView):
     @require("app")
@@ -78,6 +94,22 @@ class OneMember(MethodView):
         The ledger keeps its transfers under the pseudonymous id, as any financial record must;
         points still available are withdrawn to the issuance account."""
         services.erase_member(runtime(), member_id)
+
+
+@blp.route("/<member_id>/profile")
+class MemberProfile(MethodView):
+    @require("app")
+    @blp.response(200, ProfileOut)
+    def get(self, member_id):
+        """The member's research profile."""
+        return services.profile(runtime(), member_id)
+
+    @require("app")
+    @blp.arguments(ProfileIn)
+    @blp.response(200, ProfileOut)
+    def put(self, body, member_id):
+        """Set the research profile (all of it: a field left out is cleared)."""
+        return services.set_profile(runtime(), member_id, **body)
 
 
 @blp.route("/<member_id>/balance")

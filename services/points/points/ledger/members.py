@@ -50,5 +50,7 @@ def erase_member(session: Session, member_id: str, *, at: datetime | None = None
         debit_available(session, member_id=member_id, amount=spare, to_account=ISSUANCE, code="erase",
                         id=transfer_id("erase", member_id), reason="member erased")
     member.erased_at = at or utc_now()
-    emit(session, "member.erased", member_id)
+    member.home_area = member.usual_mode = member.profile_updated_at = None
+    member.research_consent = False
+    emit(session, "member.erased", member_id, withdrawn_points=max(spare, 0))
     return True

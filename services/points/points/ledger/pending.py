@@ -62,7 +62,8 @@ def settle_pending(session: Session, *, member_id: str, cause: str, confirmed: b
         return 0
     if not confirmed:
         emit(session, "points.reversed", member_id, points=pending.amount, transfer_id=str(cleared.transfer.id),
-             source_type=pending.source_type, source_id=pending.source_id, reason=reason or "not confirmed")
+             source_type=pending.source_type, source_id=pending.source_id, reason=reason or "not confirmed",
+             account="pending")
         return 0
     award = pending.amount if points is None else points
     if award <= 0:

@@ -5,6 +5,7 @@ the consumer's transaction and takes its session. Who may reach what, state rule
 told to other services are decided here, never in a view."""
 from .members import Registration, balance, erase_member, register_member, transactions
 from .movements import add_group, adjust, donate
+from .profiles import profile, set_profile
 from .redemptions import OutOfOrder, capture_for_redemption, hold_for_redemption, release_for_redemption
 from .rules import add_rule_version, list_rules
 from .verification import verify_ledger
@@ -22,6 +23,6 @@ from .volunteering import (
 __all__ = [
     "OutOfOrder", "Registration", "add_group", "add_rule_version", "adjust", "balance", "capture_for_redemption",
     "confirm_attendance", "create_opportunity", "current_code", "donate", "erase_member", "get_attendance",
-    "get_opportunity", "hold_for_redemption", "list_attendances", "list_rules", "record_scan",
+    "get_opportunity", "hold_for_redemption", "list_attendances", "list_rules", "profile", "record_scan", "set_profile",
     "register_member", "reject_attendance", "release_for_redemption", "transactions", "verify_ledger",
 ]
