@@ -1,9 +1,15 @@
-"""The one place Kafka clients are configured, so every service talks to the broker the same way."""
+"""The one place Kafka clients are configured, so every service talks to the broker the same way.
+
+TLS and SASL come from the environment (`security_settings`), so a cluster that wants them needs no
+code change: with none of the variables set, clients speak plaintext as they always have.
+"""
 from __future__ import annotations
 
 import logging
 import os
 import time
+from collections.abc import Mapping
+from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -36,34 +42,109 @@ CONSUMER_SETTINGS = dict(
 )
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+SASL_VARIABLES = ("KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SASL_PASSWORD_FILE")
+SSL_VARIABLES = ("KAFKA_SSL_CAFILE", "KAFKA_SSL_CERTFILE", "KAFKA_SSL_KEYFILE", "KAFKA_SSL_CHECK_HOSTNAME")
+
+
+class KafkaSecurityError(ValueError):
+    """The KAFKA_* security variables contradict each other or name a file that is not there."""
+
+
+def security_settings(env: Mapping[str, str] | None = None) -> dict[str, object]:
+    """kafka-python's TLS and SASL options from `KAFKA_SECURITY_PROTOCOL` and the `KAFKA_SASL_*` and
+    `KAFKA_SSL_*` variables. A variable the chosen protocol would ignore is an error rather than
+    silently unused, so a half-configured client fails at start-up instead of connecting in clear."""
+    env = os.environ if env is None else env
+    given = {name: value for name, value in env.items() if name.startswith("KAFKA_") and value != ""}
+    protocol = given.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+    if protocol not in SECURITY_PROTOCOLS:
+        raise KafkaSecurityError(f"KAFKA_SECURITY_PROTOCOL={protocol}: expected one of {', '.join(SECURITY_PROTOCOLS)}")
+    uses_sasl, uses_ssl = protocol.startswith("SASL_"), protocol.endswith("SSL")
+    for names, used in ((SASL_VARIABLES, uses_sasl), (SSL_VARIABLES, uses_ssl)):
+        stray = [name for name in names if name in given and not used]
+        if stray:
+            raise KafkaSecurityError(f"{', '.join(stray)} set, but KAFKA_SECURITY_PROTOCOL is {protocol}")
+    settings: dict[str, object] = {}
+    if protocol != "PLAINTEXT":
+        settings["security_protocol"] = protocol
+    if uses_sasl:
+        mechanism = given.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512").upper()
+        if mechanism not in SASL_MECHANISMS:
+            raise KafkaSecurityError(f"KAFKA_SASL_MECHANISM={mechanism}: expected one of {', '.join(SASL_MECHANISMS)}")
+        username = given.get("KAFKA_SASL_USERNAME")
+        if not username:
+            raise KafkaSecurityError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME")
+        settings.update(sasl_mechanism=mechanism, sasl_plain_username=username,
+                        sasl_plain_password=_sasl_password(given, protocol))
+    if uses_ssl:
+        for name, option in (("KAFKA_SSL_CAFILE", "ssl_cafile"), ("KAFKA_SSL_CERTFILE", "ssl_certfile"),
+                             ("KAFKA_SSL_KEYFILE", "ssl_keyfile")):
+            if name in given:
+                settings[option] = _existing_file(name, given[name])
+        if "ssl_keyfile" in settings and "ssl_certfile" not in settings:
+            raise KafkaSecurityError("KAFKA_SSL_KEYFILE set without KAFKA_SSL_CERTFILE, the certificate it signs for")
+        check = given.get("KAFKA_SSL_CHECK_HOSTNAME", "true").lower()
+        if check not in ("true", "false", "1", "0"):
+            raise KafkaSecurityError(f"KAFKA_SSL_CHECK_HOSTNAME={check}: expected true or false")
+        if check in ("false", "0"):
+            settings["ssl_check_hostname"] = False
+    return settings
+
+
+def _sasl_password(given: Mapping[str, str], protocol: str) -> str:
+    if "KAFKA_SASL_PASSWORD" in given and "KAFKA_SASL_PASSWORD_FILE" in given:
+        raise KafkaSecurityError("both KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE set: keep one")
+    if "KAFKA_SASL_PASSWORD_FILE" in given:
+        path = _existing_file("KAFKA_SASL_PASSWORD_FILE", given["KAFKA_SASL_PASSWORD_FILE"])
+        # a file written by `echo` or an editor ends in a newline that is not part of the password
+        return Path(path).read_text().rstrip("\r\n")
+    if "KAFKA_SASL_PASSWORD" in given:
+        return given["KAFKA_SASL_PASSWORD"]
+    raise KafkaSecurityError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_PASSWORD "
+                             "or KAFKA_SASL_PASSWORD_FILE")
+
+
+def _existing_file(name: str, path: str) -> str:
+    if not Path(path).is_file():
+        raise KafkaSecurityError(f"{name}={path}: no such file")
+    return path
+
+
 def producer(bootstrap: str, client_id: str, **overrides) -> KafkaProducer:
     return KafkaProducer(bootstrap_servers=bootstrap, client_id=client_id,
-                         **{**PRODUCER_SETTINGS, **overrides})
+                         **{**PRODUCER_SETTINGS, **security_settings(), **overrides})
 
 
-def consumer(bootstrap: str, group: str, client_id: str, **overrides) -> KafkaConsumer:
+def consumer(bootstrap: str, group: str | None, client_id: str, **overrides) -> KafkaConsumer:
+    """A consumer in `group`; with group None, one that assigns itself partitions (reading a DLQ)."""
     return KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
-                         **{**CONSUMER_SETTINGS, **overrides})
+                         **{**CONSUMER_SETTINGS, **security_settings(), **overrides})
+
+
+def admin(bootstrap: str, client_id: str = "rewards-admin", **overrides) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **{**security_settings(), **overrides})
 
 
 def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list[str]:
     """Create the topics that are missing; returns the names it created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="rewards-admin")
+    admin_client = admin(bootstrap)
     try:
-        existing = set(admin.list_topics())
+        existing = set(admin_client.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         created = []
         for spec in missing:
             try:
-                admin.create_topics([NewTopic(spec.name, spec.partitions, REPLICATION_FACTOR,
-                                              topic_configs=dict(spec.config))])
+                admin_client.create_topics([NewTopic(spec.name, spec.partitions, REPLICATION_FACTOR,
+                                                     topic_configs=dict(spec.config))])
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
-        _wait_for_leaders(admin, [spec for spec in missing if spec.name in created])
+        _wait_for_leaders(admin_client, [spec for spec in missing if spec.name in created])
         return created
     finally:
-        admin.close()
+        admin_client.close()
 
 
 def _wait_for_leaders(admin: KafkaAdminClient, specs: list[TopicSpec], timeout: float = 15.0) -> list[str]:
@@ -86,8 +167,8 @@ def _wait_for_leaders(admin: KafkaAdminClient, specs: list[TopicSpec], timeout: 
 def wait_for_topics(bootstrap: str, names: list[str], timeout: float = 60.0) -> list[str]:
     """Wait until the topics are served (a restarted broker takes a moment to elect their leaders),
     so a consumer joining its group sees every partition; returns those still not ready."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="rewards-admin")
+    admin_client = admin(bootstrap)
     try:
-        return _wait_for_leaders(admin, [TopicSpec(name, partitions=0) for name in names], timeout)
+        return _wait_for_leaders(admin_client, [TopicSpec(name, partitions=0) for name in names], timeout)
     finally:
-        admin.close()
+        admin_client.close()
