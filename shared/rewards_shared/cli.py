@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from . import kafka
 from .config import REPO_ROOT
 
 
@@ -65,7 +66,6 @@ def revoke_credential(credential: str) -> None:
     """Revoke by credential id (jti) or by the token itself."""
     import jwt
 
-    from . import kafka
     from .events import Event, encode
     from .topics import CREDENTIALS
 
@@ -111,7 +111,6 @@ def topics() -> None:
 
 @topics.command("create")
 def create_topics() -> None:
-    from . import kafka
 
     created = kafka.ensure_topics(env("KAFKA_BOOTSTRAP_SERVERS"))
     click.echo("created: " + (", ".join(created) or "nothing (all exist)"))
@@ -119,9 +118,7 @@ def create_topics() -> None:
 
 @topics.command("list")
 def list_topics() -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS"), client_id="rewards-cli")
+    admin = kafka.admin(env("KAFKA_BOOTSTRAP_SERVERS"), "rewards-cli")
     for name in sorted(admin.list_topics()):
         click.echo(name)
     admin.close()
@@ -152,10 +149,9 @@ def dlq() -> None:
 
 
 def _read_dlq(topic: str, limit: int, timeout: float = 3.0):
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS"), enable_auto_commit=False,
-                             client_id="rewards-cli")
+    consumer = kafka.consumer(env("KAFKA_BOOTSTRAP_SERVERS"), None, "rewards-cli")
     partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or [])]
     if not partitions:
         raise click.ClickException(f"no such topic {topic}")
@@ -188,7 +184,6 @@ def dlq_list(topic: str, limit: int) -> None:
 @click.option("--limit", default=1000, show_default=True)
 def dlq_replay(topic: str, limit: int) -> None:
     """Publish dead-lettered messages back to their source topic."""
-    from . import kafka
 
     producer = kafka.producer(env("KAFKA_BOOTSTRAP_SERVERS"), "rewards-cli")
     count = 0

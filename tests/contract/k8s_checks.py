@@ -9,14 +9,12 @@ Run it over any kustomization, your own overlay included:
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from rewards_shared import kafka
-from rewards_shared.config import Settings
 from rewards_shared.service import discover
 from rewards_shared.topics import CREDENTIALS, TOPICS, dead_letter_topic
 
@@ -58,12 +56,7 @@ def worker_topics(service: str) -> list[str] | None:
     info = discover().get(service)
     if info is None:
         return None
-    module = importlib.import_module(info.worker_module)
-    spec = getattr(module, "SPEC", None)
-    if spec is None and callable(getattr(module, "spec", None)):
-        build = module.spec
-        spec = build(Settings.from_env(service, {})) if inspect.signature(build).parameters else build()
-    return list(spec.topics) if spec is not None else list(module.TOPICS)
+    return list(importlib.import_module(f"{info.package}.bootstrap").TOPICS)
 
 
 # What the objects say

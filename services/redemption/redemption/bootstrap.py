@@ -13,6 +13,8 @@ from rewards_shared.worker import WorkerSpec
 from . import handlers, jobs
 from .vouchers import VoucherKey
 
+TOPICS = [topics.LEDGER_EVENTS]
+
 
 @dataclass(frozen=True, kw_only=True)
 class RedemptionRuntime(Runtime):
@@ -32,5 +34,5 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock = utc_now,
 
 
 def worker_spec(rt: RedemptionRuntime) -> WorkerSpec:
-    return WorkerSpec(service="redemption", topics=[topics.LEDGER_EVENTS], handlers=handlers.build(rt),
+    return WorkerSpec(service="redemption", topics=TOPICS, handlers=handlers.build(rt),
                       jobs=jobs.build(rt))

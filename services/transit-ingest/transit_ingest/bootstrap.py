@@ -15,6 +15,9 @@ from .cards import CardHasher
 DEFAULT_MAX_FEED_BYTES = 4 * 1024**3
 
 
+TOPICS = [topics.MEMBERS]
+
+
 @dataclass(frozen=True, kw_only=True)
 class TransitIngest(Runtime):
     cards: CardHasher
@@ -30,5 +33,5 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock = utc_now,
 
 
 def worker_spec(rt: TransitIngest) -> WorkerSpec:
-    return WorkerSpec(service=SERVICE.name, topics=[topics.MEMBERS], handlers=handlers.build(rt),
+    return WorkerSpec(service=SERVICE.name, topics=TOPICS, handlers=handlers.build(rt),
                       jobs=jobs.build(rt))
