@@ -234,7 +234,8 @@ def _print_welcome(local, env_vars: dict[str, str], seconds: float) -> None:
 
     key = Path(env_vars["REWARDS_SIGNING_KEY_FILE"]).read_text()
     tokens = {}
-    for role in ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers", "admin"):
+    for role in ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers", "admin",
+                 "analyst"):
         tokens[role], jti = issue(key, role)
         _log_credential({"jti": jti, "role": role, "issued_at": _now(), "ttl_days": None})
     tokens_file = local.keys / "dev-tokens.env"
