@@ -204,11 +204,18 @@ def end_to_end(target: Target, scale: Scale) -> dict:
     wait_for(settled, timeout=1800, interval=0.5, what="every journey credited and notified")
     elapsed = time.perf_counter() - started
     transfers = _count(points, "SELECT count(*) FROM transfers WHERE member_id LIKE %(p)s", p=pattern)
-    return {"taps": scale.taps, "members": len(members), "feed_status": feed["status"],
-            "accepted": feed.get("accepted"), "journeys": announced(), "ledger_transfers": transfers,
-            "taps_stored_per_s": round(scale.taps / (stored_at - started)),
-            "taps_per_s": round(scale.taps / elapsed), "ledger_rows_per_s": round(transfers / elapsed),
-            "seconds": round(elapsed, 1)}
+    figures = {"taps": scale.taps, "members": len(members), "feed_status": feed["status"],
+               "accepted": feed.get("accepted"), "journeys": announced(), "ledger_transfers": transfers,
+               "taps_stored_per_s": round(scale.taps / (stored_at - started)),
+               "taps_per_s": round(scale.taps / elapsed), "ledger_rows_per_s": round(transfers / elapsed),
+               "seconds": round(elapsed, 1)}
+    if "impact" in target.urls:  # the read side: how far behind the ledger it finished (its database is fresh)
+        impact = target.database_url("impact")
+        wait_for(lambda: _count(impact, "SELECT count(*) FROM journeys") >= figures["journeys"]
+                 and _count(impact, "SELECT count(*) FROM movements") >= transfers,
+                 timeout=1800, interval=0.5, what="the impact service to file every journey and credit")
+        figures["impact_done_after_s"] = round(time.perf_counter() - started, 1)
+    return figures
 
 
 def tap_to_balance(target: Target, scale: Scale, rate: int = 500, tick: float = 0.1) -> dict:
@@ -362,7 +369,7 @@ GOALS = {
 
 
 def measure(target: Target, scale: Scale) -> dict:
-    figures = {}
+    figures: dict = {"services": sorted(target.urls)}
     for name, step in (("raw_kafka", lambda: raw_kafka(target, scale.kafka_messages)),
                        ("raw_postgres", lambda: raw_postgres(target, scale.pg_rows)),
                        ("end_to_end", lambda: end_to_end(target, scale)),
@@ -396,6 +403,7 @@ def table(figures: dict) -> str:
         ("end to end (taps/s, sustained)", _get(figures, "end_to_end.taps_per_s"), GOALS["end_to_end.taps_per_s"]),
         ("  taps stored by transit (taps/s)", _get(figures, "end_to_end.taps_stored_per_s"), ""),
         ("  ledger rows written (rows/s)", _get(figures, "end_to_end.ledger_rows_per_s"), ""),
+        ("  impact done (s after the upload)", _get(figures, "end_to_end.impact_done_after_s"), ""),
         ("tap → balance p50 (ms) at 500/s", _get(figures, "tap_to_balance.p50_ms"), ""),
         ("tap → balance p99 (ms) at 500/s", _get(figures, "tap_to_balance.p99_ms"), GOALS["tap_to_balance.p99_ms"]),
         ("balance reads (req/s)", _get(figures, "http.balance_reads.requests_per_s"),
@@ -435,6 +443,8 @@ def run(target: Target, scale: Scale, smoke: bool = False) -> tuple[dict, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to prove the run works")
+    parser.add_argument("--without", action="append", default=[], metavar="SERVICE",
+                        help="leave a service out (e.g. impact, to see what the read side costs the pipeline)")
     options = parser.parse_args()
     scale = Scale.smoke() if options.smoke else Scale()
     stack = dataclasses.replace(devstack.Stack.for_tests(slot=int(os.environ.get("BENCH_SLOT", "8"))),
@@ -442,7 +452,7 @@ def main() -> None:
     devstack.infra_up(stack)
     try:
         env = prepare_bench_stack(stack)
-        services = discover()
+        services = {name: info for name, info in discover().items() if name not in options.without}
         devstack.services_up(stack, env, services)
         key = Path(env["REWARDS_SIGNING_KEY_FILE"]).read_text()
         target = Target(env=env, urls={name: stack.base_url(info) for name, info in services.items()},
