@@ -53,8 +53,8 @@ def report_csv(rt: Impact, start: date, end: date, group_by: str | None = None) 
 
 
 def report_page(rt: Impact, start: date, end: date) -> str:
-    weekly = report(rt, start, end, "week")
-    areas = report(rt, start, end, "area")["breakdown"]["rows"]
+    weekly = _read(rt, Options(period(start, end), "week", rt.min_cell, rt.peak_hours, also=("area",)))
+    areas = weekly.pop("breakdowns")["area"]["rows"]
     return html.render(weekly, areas, generated=rt.clock())
 
 

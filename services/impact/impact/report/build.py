@@ -26,6 +26,7 @@ class Options:
     group_by: str | None
     min_cell: int
     peak_hours: PeakHours
+    also: tuple[str, ...] = ()
 
 
 def _round(value, places: int):
@@ -91,8 +92,11 @@ def build(connection: sa.Connection, options: Options) -> dict:
         cell(("groups", group), f["members"], donated=f["points"], donors=f["members"])
     margins.append(Margin(("points", "donated"), tuple(("groups", g) for g in gifts)))
 
-    rows = figures.series(connection, period, options.group_by) if options.group_by else []
-    _series_cells(rows, options.group_by, cell, margins)
+    # The breakdown asked for, and any further ones computed in the same snapshot (the HTML page wants two).
+    series = {by: figures.series(connection, period, by) for by in (options.group_by, *options.also) if by}
+    prefixes = {by: ("breakdown",) if by == options.group_by else ("breakdowns", by) for by in series}
+    for by, rows in series.items():
+        _series_cells(rows, by, cell, margins, prefixes[by])
 
     suppressed = suppress(cells, margins, k)
     per_member = cell(("cost", "per_active_member_gbp"), 0, value=_ratio(owed, active, 1))
@@ -140,8 +144,12 @@ def build(connection: sa.Connection, options: Options) -> dict:
         "groups": [{"group_id": g, **values(("groups", g))} for g in sorted(gifts)],
         "suppressed": suppressed,
     }
-    if options.group_by:
-        report["breakdown"] = {"by": options.group_by, "rows": [_row(r, options.group_by, values) for r in rows]}
+    for by, rows in series.items():
+        shaped = {"by": by, "rows": [_row(r, by, values, prefixes[by]) for r in rows]}
+        if by == options.group_by:
+            report["breakdown"] = shaped
+        else:
+            report.setdefault("breakdowns", {})[by] = shaped
     return report
 
 
@@ -170,11 +178,7 @@ def _retention(months: list[dict], get) -> dict:
     return {"rate": rate, "by_month": by_month}
 
 
-_FAMILIES = {"journeys": ("journeys", "km", "co2e_avoided_kg", "members"),
-             "volunteering": ("attendances", "hours", "members"), "active": ("members", "points_issued")}
-
-
-def _series_cells(rows: list[dict], by: str | None, cell, margins: list[Margin]) -> None:
+def _series_cells(rows: list[dict], by: str | None, cell, margins: list[Margin], prefix: tuple) -> None:
     if by == "mode":
         return  # the same cells as journeys.by_mode
     for row in rows:
@@ -184,24 +188,23 @@ def _series_cells(rows: list[dict], by: str | None, cell, margins: list[Margin])
             f = row[family]
             shown = {name: (_round(f[name], 3) if name in ("km", "co2e_avoided_kg") else
                             _round(f[name], 2) if name == "hours" else f[name]) for name in f}
-            cell(("breakdown", row["key"], family), f["members"], **shown)
+            cell((*prefix, row["key"], family), f["members"], **shown)
     if by in ("week", "month"):
         keys = [row["key"] for row in rows]
-        margins.append(Margin(("journeys",), tuple(("breakdown", key, "journeys") for key in keys)))
-        margins.append(Margin(("volunteering",), tuple(("breakdown", key, "volunteering") for key in keys)))
-        margins.append(Margin(("redemptions",), tuple(("breakdown", key, "redemptions") for key in keys)))
+        for family in ("journeys", "volunteering", "redemptions"):
+            margins.append(Margin((family,), tuple((*prefix, key, family) for key in keys)))
 
 
-def _row(row: dict, by: str, values) -> dict:
+def _row(row: dict, by: str, values, prefix: tuple) -> dict:
     if by == "mode":
         return {"key": row["key"], "journeys": values(("journeys", "by_mode", row["key"]))}
     out = {"key": row["key"]}
     if by == "area":
         out.update({k: row[k] for k in ("ward", "local_authority", "imd_decile")})
-        out["registered"] = values(("breakdown", row["key"], "registered"))
+        out["registered"] = values((*prefix, row["key"], "registered"))
     for family in ("journeys", "volunteering", "active", "redemptions"):
         if family in row:
-            out[family] = values(("breakdown", row["key"], family))
+            out[family] = values((*prefix, row["key"], family))
     return out
 
 

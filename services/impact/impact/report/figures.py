@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -27,44 +27,43 @@ def _rows(connection: sa.Connection, sql: str, period: Period, **extra) -> list:
     return list(connection.execute(sa.text(sql), {**period.params(), **extra}))
 
 
+MODES = ("bus", "tram", "rail", "train", "ferry", "other", "unknown")
+_MODE_BIT = f"(1 << array_position(ARRAY{list(MODES)}::text[], mode))"
+
+
 def journeys(connection: sa.Connection, period: Period) -> dict:
-    """Totals, by mode and by peak/off-peak, with distinct members for each: one scan that folds the journeys
-    into one row per member, mode and hour band, then counts from those (hash aggregates, not sorts)."""
-    rows = _rows(connection, """
-        WITH per AS MATERIALIZED (
-          SELECT pseudonym, mode, peak, factor_set, count(*) AS n, sum(km::float8) AS km,
-                 count(*) - count(km) AS no_km, sum(co2e_avoided_kg::float8) AS co2e
-            FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided
-           GROUP BY pseudonym, mode, peak, factor_set),
-        people AS (SELECT pseudonym, bool_or(peak) AS at_peak, bool_or(NOT peak) AS off_peak FROM per GROUP BY 1),
-        modes AS (SELECT mode, count(*) AS members FROM (SELECT DISTINCT mode, pseudonym FROM per) d GROUP BY 1)
-        SELECT 'mode' AS slice, p.mode AS key, sum(n) AS journeys, COALESCE(sum(km), 0) AS km, sum(no_km) AS no_km,
-               COALESCE(sum(co2e), 0) AS co2e, min(m.members) AS members
-          FROM per p JOIN modes m USING (mode) GROUP BY p.mode
-        UNION ALL
-        SELECT 'peak', peak::text, sum(n), COALESCE(sum(km), 0), sum(no_km), COALESCE(sum(co2e), 0),
-               (SELECT count(*) FILTER (WHERE CASE WHEN per.peak THEN at_peak ELSE off_peak END) FROM people)
-          FROM per GROUP BY peak
-        UNION ALL
-        SELECT 'total', NULL, sum(n), COALESCE(sum(km), 0), sum(no_km), COALESCE(sum(co2e), 0),
-               (SELECT count(*) FROM people) FROM per
-        UNION ALL
-        SELECT 'factor_set', factor_set, NULL, NULL, NULL, NULL, NULL FROM per GROUP BY factor_set""", period)
-    found: dict = {"total": None, "by_mode": {}, "peak": None, "off_peak": None, "factor_sets": []}
-    for row in rows:
-        if row.slice == "factor_set":
-            found["factor_sets"].append(row.key)
-            continue
-        if not row.journeys:
-            continue
-        figures = {"journeys": int(row.journeys), "km": float(row.km), "km_unknown": int(row.no_km),
-                   "co2e_avoided_kg": float(row.co2e), "members": int(row.members)}
-        if row.slice == "total":
-            found["total"] = figures
-        elif row.slice == "mode":
-            found["by_mode"][row.key] = figures
-        else:
-            found["peak" if row.key == "true" else "off_peak"] = figures
+    """Totals, by mode and by peak/off-peak, with distinct members for each. Sums come from one small
+    aggregate; members from one fold of the journeys per member into a bitmask of modes and two flags,
+    which then count without any sort."""
+    sums = _rows(connection, """
+        SELECT mode, peak, factor_set, count(*) AS journeys, COALESCE(sum(km::float8), 0) AS km,
+               count(*) - count(km) AS no_km, COALESCE(sum(co2e_avoided_kg::float8), 0) AS co2e
+          FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided GROUP BY mode, peak, factor_set""", period)
+    counts = ", ".join(f"count(*) FILTER (WHERE modes & {1 << (n + 1)} <> 0) AS {mode}" for n, mode in enumerate(MODES))
+    people = _rows(connection, f"""
+        SELECT count(*) AS members, count(*) FILTER (WHERE at_peak) AS at_peak,
+               count(*) FILTER (WHERE off_peak) AS off_peak, {counts}
+          FROM (SELECT pseudonym, bit_or({_MODE_BIT}) AS modes, bool_or(peak) AS at_peak,
+                       bool_or(NOT peak) AS off_peak
+                  FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided GROUP BY pseudonym) per""",
+                   period)[0]
+    found: dict = {"total": None, "by_mode": {}, "peak": None, "off_peak": None, "factor_sets": set()}
+
+    def add(slot: dict | None, row, members: int) -> dict:
+        slot = slot or {"journeys": 0, "km": 0.0, "km_unknown": 0, "co2e_avoided_kg": 0.0, "members": members}
+        slot["journeys"] += row.journeys
+        slot["km"] += row.km
+        slot["km_unknown"] += row.no_km
+        slot["co2e_avoided_kg"] += row.co2e
+        return slot
+
+    for row in sums:
+        found["total"] = add(found["total"], row, people.members)
+        found["by_mode"][row.mode] = add(found["by_mode"].get(row.mode), row, getattr(people, row.mode))
+        band = "peak" if row.peak else "off_peak"
+        found[band] = add(found[band], row, getattr(people, "at_peak" if row.peak else "off_peak"))
+        found["factor_sets"].add(row.factor_set)
+    found["factor_sets"] = sorted(found["factor_sets"])
     return found
 
 
@@ -87,36 +86,41 @@ KINDS = ("issued", "redeemed", "expired", "donated", "reversed", "adjusted", "wi
 
 
 def ledger(connection: sa.Connection, period: Period) -> dict:
-    """From one pass over the ledger's movements, folded per member: points by kind in the period, what members
-    hold at its end (the liability), who earned (active), and month-to-month retention of earners."""
+    """Points by kind in the period and what members hold at its end (the liability), from small aggregates;
+    who earned (active), who moved points of each kind, who holds any, and month-to-month retention of
+    earners, from one fold of the movements per member into bitmasks."""
     first_month = period.start.replace(day=1)
     months = (period.end.year - first_month.year) * 12 + period.end.month - first_month.month + 1
-    in_period = "day BETWEEN :start AND :end"
-    sums = ",\n".join(f"sum(points) FILTER (WHERE kind = '{k}' AND {in_period}) AS {k}" for k in KINDS)
+    sums = _rows(connection, """
+        SELECT kind, COALESCE(sum(points) FILTER (WHERE day >= :start), 0) AS points, sum(points) AS ever
+          FROM movements WHERE day <= :end GROUP BY kind""", period)
+    by_kind = {row.kind: int(row.points) for row in sums}
+    held = sum(int(row.ever) for row in sums)
+    kind_bit = f"(1 << array_position(ARRAY{list(KINDS)}::text[], kind))"
+    counts = ", ".join(f"count(*) FILTER (WHERE kinds & {1 << (n + 1)} <> 0) AS {kind}" for n, kind in enumerate(KINDS))
     row = _rows(connection, f"""
         WITH per AS MATERIALIZED (
-          SELECT pseudonym, sum(points) AS balance, {sums},
+          SELECT sum(points) AS balance,
+                 bit_or({kind_bit}) FILTER (WHERE day >= :start) AS kinds,
                  bit_or(1::bigint << ((extract(year FROM day)::int - :year) * 12
                                       + extract(month FROM day)::int - :month))
-                   FILTER (WHERE kind = 'issued' AND {in_period}) AS months
+                   FILTER (WHERE kind = 'issued' AND day >= :start) AS months
             FROM movements WHERE day <= :end GROUP BY pseudonym)
         SELECT (SELECT row_to_json(totals) FROM (
-                  SELECT COALESCE(sum(balance), 0) AS balance, count(*) FILTER (WHERE balance > 0) AS holders,
-                         count(months) AS active,
-                         {", ".join(f"COALESCE(sum({k}), 0) AS {k}, count({k}) AS {k}_members" for k in KINDS)}
-                    FROM per) totals) AS totals,
+                  SELECT count(*) FILTER (WHERE balance > 0) AS holders, {counts} FROM per) totals) AS totals,
                (SELECT json_agg(pairs ORDER BY m) FROM (
-                  SELECT m, count(*) FILTER (WHERE months & (1::bigint << m) <> 0) AS active,
-                         count(*) FILTER (WHERE months & (3::bigint << m) = (3::bigint << m)) AS retained
-                    FROM per, generate_series(0, :last) m GROUP BY m) pairs) AS retention""", period,
-                year=first_month.year, month=first_month.month, last=months - 2)[0]
+                  SELECT m, COALESCE(sum(n) FILTER (WHERE months & (1::bigint << m) <> 0), 0) AS active,
+                         COALESCE(sum(n) FILTER (WHERE months & (3::bigint << m) = (3::bigint << m)), 0) AS retained
+                    FROM (SELECT months, count(*) AS n FROM per WHERE months IS NOT NULL GROUP BY months) patterns,
+                         generate_series(0, :last) m GROUP BY m) pairs) AS retention""",
+                period, year=first_month.year, month=first_month.month, last=months - 2)[0]
     totals = row.totals
-    points = {kind: {"points": int(totals[kind]) if kind == "adjusted" else abs(int(totals[kind])),
-                     "members": totals[f"{kind}_members"]} for kind in KINDS}
-    points["outstanding"] = {"points": int(totals["balance"]), "members": totals["holders"]}
+    points = {kind: {"points": by_kind.get(kind, 0) if kind == "adjusted" else abs(by_kind.get(kind, 0)),
+                     "members": totals[kind]} for kind in KINDS}
+    points["outstanding"] = {"points": int(held), "members": totals["holders"]}
     retention = [{"month": f"{_add_months(first_month, pair['m']):%Y-%m}", "active": pair["active"],
                   "retained": pair["retained"]} for pair in row.retention or []]
-    return {"points": points, "active": totals["active"], "retention": retention}
+    return {"points": points, "active": totals["issued"], "retention": retention}
 
 
 def _add_months(first: date, count: int) -> date:
@@ -157,27 +161,24 @@ def series(connection: sa.Connection, period: Period, by: str) -> list[dict]:
     bucket = _BUCKET[by]
     name = iso_week if by == "week" else month_of
     rows: dict[str, dict] = defaultdict(dict)
+    travellers = _members_by_bucket(connection, period, by, "journeys", "NOT voided")
     for r in _rows(connection, f"""
-        SELECT key, sum(n) AS journeys, COALESCE(sum(km), 0) AS km, COALESCE(sum(co2e), 0) AS co2e,
-               count(*) AS members
-          FROM (SELECT {bucket} AS key, pseudonym, count(*) AS n, sum(km::float8) AS km,
-                       sum(co2e_avoided_kg::float8) AS co2e
-                  FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided GROUP BY 1, 2) per
-         GROUP BY key""", period):
+        SELECT {bucket} AS key, count(*) AS journeys, COALESCE(sum(km::float8), 0) AS km,
+               COALESCE(sum(co2e_avoided_kg::float8), 0) AS co2e
+          FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided GROUP BY 1""", period):
         rows[name(r.key)]["journeys"] = {"journeys": int(r.journeys), "km": float(r.km),
-                                         "co2e_avoided_kg": float(r.co2e), "members": r.members}
+                                         "co2e_avoided_kg": float(r.co2e), "members": travellers[r.key]}
     for r in _rows(connection, f"""
         SELECT {bucket} AS key, count(*) AS attendances, COALESCE(sum(minutes), 0) AS minutes,
                count(DISTINCT pseudonym) AS members
           FROM attendances WHERE day BETWEEN :start AND :end GROUP BY 1""", period):
         rows[name(r.key)]["volunteering"] = {"attendances": r.attendances, "hours": r.minutes / 60,
                                              "members": r.members}
+    earners = _members_by_bucket(connection, period, by, "movements", "kind = 'issued'")
     for r in _rows(connection, f"""
-        SELECT key, count(*) AS members, sum(points) AS points
-          FROM (SELECT {bucket} AS key, pseudonym, sum(points) AS points FROM movements
-                 WHERE kind = 'issued' AND day BETWEEN :start AND :end GROUP BY 1, 2) per
-         GROUP BY key""", period):
-        rows[name(r.key)]["active"] = {"members": r.members, "points_issued": int(r.points)}
+        SELECT {bucket} AS key, sum(points) AS points FROM movements
+         WHERE kind = 'issued' AND day BETWEEN :start AND :end GROUP BY 1""", period):
+        rows[name(r.key)]["active"] = {"members": earners[r.key], "points_issued": int(r.points)}
     for r in _rows(connection, f"""
         SELECT {bucket} AS key, count(*) AS redeemed, count(DISTINCT pseudonym) AS members,
                COALESCE(sum(settlement_pence) FILTER (WHERE funded_by = 'council'), 0) AS owed_pence
@@ -187,6 +188,36 @@ def series(connection: sa.Connection, period: Period, by: str) -> list[dict]:
     return [{"key": key, **_with_empty(figures),
              "redemptions": figures.get("redemptions") or {"count": 0, "owed_gbp": 0.0, "members": 0}}
             for key, figures in sorted(rows.items())]
+
+
+def _buckets(period: Period, by: str) -> tuple[date, int, str]:
+    """The first bucket's start, how many buckets the period spans, and SQL for a day's bucket number."""
+    if by == "week":
+        origin = period.start - timedelta(days=period.start.weekday())
+        return origin, (period.end - origin).days // 7 + 1, "(day - CAST(:origin AS date)) / 7"
+    origin = period.start.replace(day=1)
+    count = (period.end.year - origin.year) * 12 + period.end.month - origin.month + 1
+    return origin, count, ("((extract(year FROM day)::int - extract(year FROM CAST(:origin AS date))::int) * 12"
+                           " + extract(month FROM day)::int - extract(month FROM CAST(:origin AS date))::int)")
+
+
+def _members_by_bucket(connection: sa.Connection, period: Period, by: str, table: str, where: str) -> dict:
+    """Distinct members per week or month. Up to 62 buckets, each member's buckets fold into one bigint (one
+    hash aggregate per member, then bit tests); beyond, the (bucket, member) pairs are counted."""
+    origin, count, index = _buckets(period, by)
+    start_of = (lambda n: origin + timedelta(weeks=n)) if by == "week" else (lambda n: _add_months(origin, n))
+    if count <= 62:
+        rows = _rows(connection, f"""
+            WITH per AS (SELECT bit_or(1::bigint << {index}) AS buckets FROM {table}
+                          WHERE day BETWEEN :start AND :end AND {where} GROUP BY pseudonym)
+            SELECT n, count(*) AS members FROM per, generate_series(0, :last) n
+             WHERE buckets & (1::bigint << n) <> 0 GROUP BY n""", period, origin=origin, last=count - 1)
+    else:
+        rows = _rows(connection, f"""
+            SELECT n, count(*) AS members FROM (SELECT DISTINCT {index} AS n, pseudonym FROM {table}
+                                                 WHERE day BETWEEN :start AND :end AND {where}) pairs
+             GROUP BY n""", period, origin=origin)
+    return defaultdict(int, {start_of(r.n): r.members for r in rows})
 
 
 def _with_empty(figures: dict) -> dict:
@@ -202,17 +233,20 @@ def _by_area(connection: sa.Connection, period: Period) -> list[dict]:
         SELECT m.home_area AS key, count(*) FILTER (WHERE registered_on <= :end) AS registered
           FROM members m WHERE research_consent AND home_area IS NOT NULL GROUP BY 1""", period):
         rows[r.key]["registered"] = {"members": r.registered}
+    # Each member has one area: fold their facts per member first, then join the (far fewer) folds to areas.
     for r in _rows(connection, f"""
-        SELECT m.home_area AS key, count(*) AS journeys, COALESCE(sum(j.km), 0) AS km,
-               COALESCE(sum(j.co2e_avoided_kg), 0) AS co2e, count(DISTINCT j.pseudonym) AS members
-          FROM journeys j JOIN ({consenting}) m USING (pseudonym)
-         WHERE j.day BETWEEN :start AND :end AND NOT j.voided GROUP BY 1""", period):
-        rows[r.key]["journeys"] = {"journeys": r.journeys, "km": float(r.km), "co2e_avoided_kg": float(r.co2e),
+        SELECT m.home_area AS key, sum(n) AS journeys, COALESCE(sum(km), 0) AS km, COALESCE(sum(co2e), 0) AS co2e,
+               count(*) AS members
+          FROM (SELECT pseudonym, count(*) AS n, sum(km::float8) AS km, sum(co2e_avoided_kg::float8) AS co2e
+                  FROM journeys WHERE day BETWEEN :start AND :end AND NOT voided GROUP BY pseudonym) j
+          JOIN ({consenting}) m USING (pseudonym) GROUP BY 1""", period):
+        rows[r.key]["journeys"] = {"journeys": int(r.journeys), "km": float(r.km), "co2e_avoided_kg": float(r.co2e),
                                    "members": r.members}
     for r in _rows(connection, f"""
-        SELECT m.home_area AS key, count(DISTINCT v.pseudonym) AS members, sum(v.points) AS points
-          FROM movements v JOIN ({consenting}) m USING (pseudonym)
-         WHERE v.kind = 'issued' AND v.day BETWEEN :start AND :end GROUP BY 1""", period):
+        SELECT m.home_area AS key, count(*) AS members, sum(points) AS points
+          FROM (SELECT pseudonym, sum(points) AS points FROM movements
+                 WHERE kind = 'issued' AND day BETWEEN :start AND :end GROUP BY pseudonym) v
+          JOIN ({consenting}) m USING (pseudonym) GROUP BY 1""", period):
         rows[r.key]["active"] = {"members": r.members, "points_issued": int(r.points)}
     for r in _rows(connection, f"""
         SELECT m.home_area AS key, count(*) AS attendances, COALESCE(sum(a.minutes), 0) AS minutes,

@@ -34,7 +34,7 @@ def to_csv(report: dict) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["cell", "value", "note"])
     for cell, value in rows:
-        named = cell.replace("breakdown.rows.", "breakdown.")
+        named = cell.replace("breakdown.rows.", "breakdown.").replace(".rows.", ".")
         note = next((reason for name, reason in reasons.items() if named == name or named.startswith(name + ".")), "")
         shown = "" if value is None else value if isinstance(value, int | float) else _safe(str(value))
         writer.writerow([_safe(cell), shown, note if value is None else ""])
