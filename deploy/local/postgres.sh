@@ -138,6 +138,9 @@ timezone = 'UTC'
 log_timezone = 'UTC'
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_messages = warning
+# Errors are logged without the DETAIL line or the statement: those can quote a row's values (an email).
+log_error_verbosity = terse
+log_min_error_statement = panic
 EOF
 }
 

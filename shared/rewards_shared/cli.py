@@ -43,21 +43,44 @@ def credentials() -> None:
     """Issue and revoke bearer credentials."""
 
 
+_TTL_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _ttl_seconds(ttl: str | None, ttl_days: int | None, role: str) -> int:
+    """--ttl (30m, 1h, 90d) or --ttl-days; else 1 hour for a member's credential and
+    REWARDS_CREDENTIAL_TTL_DAYS (default 90) days for any other."""
+    from .auth import MEMBER_TTL_SECONDS
+
+    if ttl:
+        number, unit = ttl[:-1], ttl[-1:].lower()
+        if unit not in _TTL_UNITS or not number.isdigit() or int(number) <= 0:
+            raise click.BadParameter("a number and a unit: 30m, 12h, 90d", param_hint="--ttl")
+        return int(number) * _TTL_UNITS[unit]
+    if ttl_days:
+        return ttl_days * 86400
+    if role.startswith("member:"):
+        return MEMBER_TTL_SECONDS
+    return int(os.environ.get("REWARDS_CREDENTIAL_TTL_DAYS", "90")) * 86400
+
+
 @credentials.command("issue")
-@click.option("--role", required=True, help="app, admin, operator, partner or organiser (or kind:id)")
-@click.option("--subject", help="The operator, partner or organiser id the credential acts for")
-@click.option("--ttl-days", type=int, default=None, help="Expire after this many days")
-def issue_credential(role: str, subject: str | None, ttl_days: int | None) -> None:
-    from .auth import issue
+@click.option("--role", required=True, help="app, admin, catalogue, finance, support, analyst, or kind:id for "
+                                            "operator, partner, organiser, member")
+@click.option("--subject", help="The operator, partner, organiser or member id the credential acts for")
+@click.option("--ttl", default=None, help="Lifetime, e.g. 30m, 12h, 90d (default: 1h for a member, else "
+                                          "REWARDS_CREDENTIAL_TTL_DAYS, 90 days)")
+@click.option("--ttl-days", type=int, default=None, help="Lifetime in days")
+def issue_credential(role: str, subject: str | None, ttl: str | None, ttl_days: int | None) -> None:
+    from .auth import issue_credential as issue
 
     full_role = f"{role}:{subject}" if subject and ":" not in role else role
     key = Path(env("REWARDS_SIGNING_KEY_FILE")).read_text()
     try:
-        token, jti = issue(key, full_role, ttl_seconds=ttl_days * 86400 if ttl_days else None)
+        issued = issue(key, full_role, ttl_seconds=_ttl_seconds(ttl, ttl_days, full_role))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--role") from error
-    _log_credential({"jti": jti, "role": full_role, "issued_at": _now(), "ttl_days": ttl_days})
-    click.echo(token)
+    log_issued(issued)
+    click.echo(issued.token)
 
 
 @credentials.command("revoke")
@@ -82,15 +105,62 @@ def revoke_credential(credential: str) -> None:
 
 @credentials.command("list")
 def list_credentials() -> None:
+    """Every credential issued here: role, when it expires, when it was last used (by any service), state.
+
+    Last use comes from each service's own database, where its web processes note it at most once a minute."""
     path = Path(env("REWARDS_CREDENTIALS_LOG", str(REPO_ROOT / ".local" / "keys" / "credentials.jsonl")))
     issued: dict[str, dict] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             entry = json.loads(line)
             issued.setdefault(entry["jti"], {}).update(entry)
-    for entry in issued.values():
-        state = "revoked" if "revoked_at" in entry else "active"
-        click.echo(f"{entry['jti']}  {entry.get('role', '?'):<28} {entry.get('issued_at', '')}  {state}")
+    used = _last_uses(list(issued))
+    now = datetime.now(UTC)
+    click.echo(f"{'credential':<32}  {'role':<28} {'issued':<20} {'expires':<20} {'last used':<20} state")
+    for jti, entry in issued.items():
+        expires = datetime.fromisoformat(entry["expires_at"]) if entry.get("expires_at") else None
+        state = "revoked" if "revoked_at" in entry else "expired" if expires and expires <= now else "active"
+        last = used.get(jti)
+        click.echo(f"{jti:<32}  {entry.get('role', '?'):<28} {_day_time(entry.get('issued_at')):<20} "
+                   f"{_day_time(entry.get('expires_at')) or 'never':<20} "
+                   f"{(_day_time(last[0].isoformat()) + ' ' + last[1]) if last else 'never':<20} {state}")
+
+
+def _last_uses(jtis: list[str]) -> dict[str, tuple[datetime, str]]:
+    """jti → (last use, the service) across every service's database that answers."""
+    import sqlalchemy as sa
+
+    from .config import Settings
+    from .db import create_engine, credential_use
+    from .service import discover
+
+    latest: dict[str, tuple[datetime, str]] = {}
+    for name in discover():
+        engine = create_engine(Settings.from_env(name).database_url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(sa.select(credential_use.c.jti, credential_use.c.last_used_at)
+                                          .where(credential_use.c.jti.in_(jtis))).all()
+        except sa.exc.SQLAlchemyError as error:
+            click.echo(f"({name}: last use unknown, {type(error).__name__})", err=True)
+            continue
+        finally:
+            engine.dispose()
+        for jti, at in rows:
+            if jti not in latest or at > latest[jti][0]:
+                latest[jti] = (at, name)
+    return latest
+
+
+def _day_time(stamp: str | None) -> str:
+    return stamp[:16].replace("T", " ") if stamp else ""
+
+
+def log_issued(issued) -> None:
+    """Record a credential issued here (never its token), for `credentials list`."""
+    _log_credential({"jti": issued.jti, "role": issued.role,
+                     "issued_at": datetime.fromtimestamp(issued.issued_at, UTC).isoformat(),
+                     "expires_at": datetime.fromtimestamp(issued.expires_at, UTC).isoformat()})
 
 
 def _log_credential(entry: dict) -> None:
@@ -229,15 +299,16 @@ def stack_down(keep_infra: bool) -> None:
 
 
 def _print_welcome(local, env_vars: dict[str, str], seconds: float) -> None:
-    from .auth import issue
+    from .auth import issue_credential
     from .service import discover
 
     key = Path(env_vars["REWARDS_SIGNING_KEY_FILE"]).read_text()
     tokens = {}
     for role in ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers", "admin",
-                 "analyst"):
-        tokens[role], jti = issue(key, role)
-        _log_credential({"jti": jti, "role": role, "issued_at": _now(), "ttl_days": None})
+                 "catalogue", "finance", "support", "analyst"):
+        issued = issue_credential(key, role)
+        tokens[role] = issued.token
+        log_issued(issued)
     tokens_file = local.keys / "dev-tokens.env"
     tokens_file.write_text("".join(
         f"{role.split(':')[0].upper()}_TOKEN={token}\n" for role, token in tokens.items()))

@@ -42,6 +42,7 @@ class Settings:
     database_url: str
     kafka_bootstrap: str
     token_public_key: str | None
+    member_token_public_key: str | None = None
     log_level: str = "INFO"
     metrics_port: int | None = None
     max_body_bytes: int = 16 * 1024 * 1024
@@ -55,6 +56,7 @@ class Settings:
             database_url=service_database_url(service, env),
             kafka_bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
             token_public_key=_read_key(env, "REWARDS_TOKEN_PUBLIC_KEY"),
+            member_token_public_key=_read_key(env, "REWARDS_MEMBER_TOKEN_PUBLIC_KEY"),
             log_level=env.get("LOG_LEVEL", "INFO"),
             metrics_port=int(env["WORKER_METRICS_PORT"]) if env.get("WORKER_METRICS_PORT") else None,
             max_body_bytes=int(env.get("MAX_BODY_BYTES", 16 * 1024 * 1024)),

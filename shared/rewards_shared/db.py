@@ -42,6 +42,13 @@ revoked_credentials = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+credential_use = sa.Table(
+    "credential_use", infrastructure,
+    sa.Column("jti", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 idempotency_keys = sa.Table(
     "idempotency_keys", infrastructure,
     sa.Column("principal", sa.Text, primary_key=True),
@@ -122,10 +129,36 @@ def drop_infrastructure(op) -> None:
         op.drop_table(table)
 
 
+def create_credential_use(op) -> None:
+    """When each credential was last used here (added after version 1 of the shared tables)."""
+    op.create_table(
+        "credential_use",
+        sa.Column("jti", sa.Text(), primary_key=True),
+        sa.Column("role", sa.Text(), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
 def create_outbox_trigger(op) -> None:
     """Wakes the relay on commit (for tables made outside a migration, as in tests)."""
     op.execute(_NOTIFY_FUNCTION)
     op.execute(_NOTIFY_TRIGGER)
+
+
+def create_engine(url, **options) -> Engine:
+    """Every engine of the project: errors and logs never carry bound parameters (an email, a phone
+    number), nor the server's DETAIL line that quotes a row's values (`Key (email)=(…)`)."""
+    engine = sa.create_engine(url, hide_parameters=True, **options)
+    sa.event.listen(engine, "handle_error", _without_row_values)
+    return engine
+
+
+def _without_row_values(context) -> None:
+    """PostgreSQL's DETAIL, HINT and CONTEXT lines may quote the failing row; keep only the first line
+    (what went wrong, and which constraint) in the messages. `orig.diag` still has the rest."""
+    for error in (context.original_exception, context.sqlalchemy_exception):
+        if error is not None and error.args and isinstance(error.args[0], str) and "\n" in error.args[0]:
+            error.args = (error.args[0].split("\n", 1)[0], *error.args[1:])
 
 
 class Database:
@@ -134,7 +167,7 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 5, echo: bool = False):
         self.url = url
-        self.engine: Engine = sa.create_engine(
+        self.engine: Engine = create_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, echo=echo,
         )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -171,7 +204,7 @@ def libpq_url(url: str) -> str:
 def ensure_database(url: str) -> bool:
     """Create the database named in `url` on its server if missing; True when it was created."""
     parsed = make_url(url)
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             exists = connection.execute(
@@ -187,7 +220,7 @@ def ensure_database(url: str) -> bool:
 
 def drop_database(url: str) -> None:
     parsed = make_url(url)
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))

@@ -89,6 +89,9 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka_port}",
             "REWARDS_TOKEN_PUBLIC_KEY_FILE": str(self.keys / "token-public.pem"),
             "REWARDS_SIGNING_KEY_FILE": str(self.keys / "token-signing.pem"),
+            "REWARDS_MEMBER_TOKEN_PUBLIC_KEY_FILE": str(self.keys / "member-token-public.pem"),
+            "MEMBER_CREDENTIAL_KEY_FILE": str(self.keys / "member-token-signing.pem"),
+            "ERASURE_KEY_FILE": str(self.keys / "erasure.key"),
             "CARD_HMAC_KEY_FILE": str(self.keys / "card-hmac.key"),
             "VOLUNTEERING_CODE_KEY_FILE": str(self.keys / "volunteering-code.key"),
             "VOUCHER_KEY_FILE": str(self.keys / "voucher.key"),
@@ -131,13 +134,14 @@ def infra_down(stack: Stack, remove_data: bool = False) -> None:
 def ensure_keys(stack: Stack) -> None:
     stack.keys.mkdir(parents=True, exist_ok=True)
     os.chmod(stack.keys, 0o700)
-    signing, public = stack.keys / "token-signing.pem", stack.keys / "token-public.pem"
-    if not signing.exists():
-        private_pem, public_pem = auth.generate_keypair()
-        signing.write_text(private_pem)
-        signing.chmod(0o600)
-        public.write_text(public_pem)
-    for name in ("card-hmac.key", "volunteering-code.key", "voucher.key", "impact-pseudonym.key"):
+    for signing, public in ((stack.keys / "token-signing.pem", stack.keys / "token-public.pem"),
+                            (stack.keys / "member-token-signing.pem", stack.keys / "member-token-public.pem")):
+        if not signing.exists():
+            private_pem, public_pem = auth.generate_keypair()
+            signing.write_text(private_pem)
+            signing.chmod(0o600)
+            public.write_text(public_pem)
+    for name in ("card-hmac.key", "volunteering-code.key", "voucher.key", "impact-pseudonym.key", "erasure.key"):
         key = stack.keys / name
         if not key.exists():
             key.write_text(os.urandom(32).hex())

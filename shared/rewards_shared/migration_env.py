@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from .db import infrastructure
+from .db import create_engine, infrastructure
 
 
 def run(service: str, metadata: sa.MetaData | None = None) -> None:
@@ -12,7 +12,7 @@ def run(service: str, metadata: sa.MetaData | None = None) -> None:
 
     url = context.config.attributes.get("url") or Settings.from_env(service).database_url
     targets = [infrastructure] + ([metadata] if metadata is not None else [])
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=targets, transaction_per_migration=True)
         with context.begin_transaction():

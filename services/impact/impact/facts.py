@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from rewards_shared import exports
+
 from .calendar import PeakHours, local_day
 from .factors import FactorBook
 from .models import Attendance, Journey, Member, Movement, Redemption
@@ -120,6 +122,17 @@ class Facts:
         if withdrawn:
             self._move(session, uuid.UUID(event_id), data["member_id"], "withdrawn", withdrawn, local_day(at))
         self.pseudonyms.erase(session, data["member_id"])
+
+    def member_part(self, session: Session, member_id: str) -> dict:
+        """Subject access: the facts still linked to the member (none once they are erased)."""
+        pseudonym = self.pseudonyms.linked(session, member_id)
+        if pseudonym is None:
+            return {"linked": False}
+        member = session.get(Member, pseudonym)
+        return {"linked": True, "research_profile": exports.columns_of(member, hidden={"pseudonym"}),
+                **{model.__tablename__: [exports.columns_of(row, hidden={"pseudonym"}) for row in session.execute(
+                    sa.select(model).where(model.pseudonym == pseudonym).order_by(model.day)).scalars()]
+                   for model in (Journey, Attendance, Movement, Redemption)}}
 
 
 def _baseline(session: Session, pseudonym: uuid.UUID) -> str | None:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from rewards_shared import exports
 from rewards_shared.consumer import Handler
 from rewards_shared.events import Event
 
@@ -25,7 +26,13 @@ def build(rt) -> dict[str, Handler]:
     def erased(session: Session, event: Event) -> None:
         facts.erased(session, event.id, event.load_data(), at=event.time)
 
+    def export_requested(session: Session, event: Event) -> None:
+        request = event.load_data()
+        exports.answer(session, service="impact", request=request,
+                       part=facts.member_part(session, request["member_id"]))
+
     return {
+        "member.export_requested": export_requested,
         "transit.journey.completed": on(facts.journey),
         "transit.journey.corrected": on(facts.journey),
         "transit.journey.voided": on(facts.journey_voided),

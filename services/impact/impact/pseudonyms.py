@@ -45,6 +45,11 @@ class Pseudonyms:
         cache[member_hash] = found
         return found
 
+    def linked(self, session: Session, member_id: str) -> uuid.UUID | None:
+        """The member's pseudonym if they have one and are not erased (never makes one)."""
+        return session.execute(sa.select(Link.pseudonym).where(Link.member_hash == self.member_hash(member_id))
+                               ).scalar()
+
     def erase(self, session: Session, member_id: str) -> bool:
         """Cut the link; True the first time. The pseudonym's facts stay and can never be tied to anyone again."""
         member_hash = self.member_hash(member_id)

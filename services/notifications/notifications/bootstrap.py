@@ -9,12 +9,14 @@ from datetime import timedelta
 from rewards_shared import topics
 from rewards_shared.config import Settings
 from rewards_shared.db import Database
+from rewards_shared.erasure import Tombstones
 from rewards_shared.runtime import Clock, Runtime, utc_now
 from rewards_shared.worker import WorkerSpec
 
 from . import handlers, jobs
 from .channels import Channel, EmailChannel, HttpSmsProvider, PushChannel, SmsChannel, WebhookChannel
 from .deliveries import RetryPolicy
+from .models import erased_members
 
 TOPICS = [topics.LEDGER_EVENTS, topics.REDEMPTION_EVENTS, topics.MEMBERS]
 
@@ -25,6 +27,7 @@ class Notifications(Runtime):
     retry: RetryPolicy = RetryPolicy()
     dispatch_every: float = 1.0
     digest_every: float = 60.0
+    tombstones: Tombstones = field(default_factory=lambda: Tombstones(erased_members, None))
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock = utc_now,
@@ -34,7 +37,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock = utc_now,
         settings=settings, database=database or Database(settings.database_url), clock=clock,
         channels=configured_channels(settings, clock), retry=retry_policy(settings),
         dispatch_every=float(settings.get("NOTIFICATIONS_DISPATCH_SECONDS", "1")),
-        digest_every=float(settings.get("NOTIFICATIONS_DIGEST_SECONDS", "60")))
+        digest_every=float(settings.get("NOTIFICATIONS_DIGEST_SECONDS", "60")),
+        tombstones=Tombstones.from_settings(erased_members, settings))
 
 
 def worker_spec(rt: Notifications) -> WorkerSpec:

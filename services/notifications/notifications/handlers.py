@@ -20,10 +20,14 @@ def build(rt: Notifications) -> dict[str, Handler]:
     available = frozenset(rt.channels)
 
     def notify(session: Session, event: Event) -> None:
-        services.notify(session, event, event.load_data(), channels=available, at=rt.clock())
+        services.notify(rt, session, event, event.load_data(), channels=available, at=rt.clock())
 
     def member_erased(session: Session, event: Event) -> None:
-        services.erase_member(session, event.load_data()["member_id"])
+        services.erase_member(rt, session, event.load_data()["member_id"])
+
+    def export_requested(session: Session, event: Event) -> None:
+        services.answer_export(rt, session, event.load_data())
 
     # Every notifying event type reads the same way: the catalogue says what it means to its member.
-    return {**dict.fromkeys(NOTIFYING_EVENTS, notify), "member.erased": member_erased}
+    return {**dict.fromkeys(NOTIFYING_EVENTS, notify), "member.erased": member_erased,
+            "member.export_requested": export_requested}

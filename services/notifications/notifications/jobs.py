@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rewards_shared import housekeeping
 from rewards_shared.jobs import PeriodicJob
 
 from . import deliveries, members
@@ -21,4 +22,5 @@ def build(rt: Notifications) -> list[PeriodicJob]:
             deliveries.gather_digests(session, rt.clock(), members.preferences_of)
 
     return [PeriodicJob("deliveries", rt.dispatch_every, sender.tick),
-            PeriodicJob("digests", rt.digest_every, gather_digests)]
+            PeriodicJob("digests", rt.digest_every, gather_digests),
+            *housekeeping.jobs(rt)]

@@ -6,11 +6,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from . import preferences
-from .models import Contact, Delivery, ErasedMember, InboxItem, Preference
-
-
-def is_erased(session: Session, member_id: str) -> bool:
-    return session.get(ErasedMember, member_id) is not None
+from .models import Contact, Delivery, InboxItem, Preference
 
 
 def contacts(session: Session, member_id: str) -> Contact | None:
@@ -51,7 +47,7 @@ def set_preferences(session: Session, member_id: str, chosen: dict) -> dict:
 
 
 def erase(session: Session, member_id: str) -> None:
-    """Contacts, preferences, inbox and deliveries go; a marker keeps late events from writing again."""
+    """Contacts, preferences, inbox and deliveries go (the caller keeps a tombstone, so late events
+    write nothing again)."""
     for model in (Contact, Preference, InboxItem, Delivery):
         session.execute(sa.delete(model).where(model.member_id == member_id))
-    session.execute(insert(ErasedMember).values(member_id=member_id).on_conflict_do_nothing())

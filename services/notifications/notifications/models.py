@@ -8,9 +8,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from rewards_shared.erasure import tombstone_table
+
 
 class Base(DeclarativeBase):
     pass
+
+
+# Members who asked to be forgotten (keyed markers, not ids): late or replayed events for them write nothing.
+erased_members = tombstone_table(Base.metadata)
 
 
 class InboxItem(Base):
@@ -49,14 +55,6 @@ class Preference(Base):
     member_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     document: Mapped[dict] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
-
-
-class ErasedMember(Base):
-    """Members who asked to be forgotten: late or replayed events for them write nothing."""
-    __tablename__ = "erased_members"
-
-    member_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
-    erased_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
 class Delivery(Base):

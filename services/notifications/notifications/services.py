@@ -8,36 +8,36 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from rewards_shared import erasure, exports
 from rewards_shared.auth import Principal
-from rewards_shared.errors import Forbidden, Gone, NotFound
+from rewards_shared.errors import Gone, NotFound
 from rewards_shared.events import Event
 from rewards_shared.pagination import decode_cursor, page_of
-from rewards_shared.runtime import Runtime
 
 from . import deliveries, inbox, members
 from .catalogue import notice_for
-from .models import Contact, InboxItem
+from .models import Contact, Delivery, InboxItem
 
-
-def _acting_for(principal: Principal, member_id: str) -> None:
-    """The app backend acts for every member; staff reach everything."""
-    if principal.kind != "app" and not principal.acts_for("member", member_id):
-        raise Forbidden(f"This credential does not act for member {member_id}.")
+if TYPE_CHECKING:
+    from .bootstrap import Notifications
 
 
 @contextmanager
-def _member(rt: Runtime, principal: Principal, member_id: str) -> Iterator[Session]:
-    """One member's use case: only for a caller acting for them, in one transaction."""
-    _acting_for(principal, member_id)
+def _member(rt: Notifications, principal: Principal, member_id: str) -> Iterator[Session]:
+    """One member's use case, in one transaction: the kinds a view admits act for every member, a
+    member-bound credential only for its own (another member is not found)."""
+    principal.check_member(member_id)
     with rt.database.transaction() as session:
         yield session
 
 
-def _refuse_if_erased(session: Session, member_id: str) -> None:
-    if members.is_erased(session, member_id):
+def _refuse_if_erased(rt: Notifications, session: Session, member_id: str) -> None:
+    if rt.tombstones.is_erased(session, member_id):
         raise Gone(f"Member {member_id} has been erased; nothing more is kept for them.")
 
 
@@ -52,7 +52,7 @@ def _by_seq(row) -> tuple:
 
 # Contacts and preferences
 
-def contacts_of(rt: Runtime, principal: Principal, member_id: str) -> Contact:
+def contacts_of(rt: Notifications, principal: Principal, member_id: str) -> Contact:
     with _member(rt, principal, member_id) as session:
         contact = members.contacts(session, member_id)
     if contact is None:
@@ -60,28 +60,28 @@ def contacts_of(rt: Runtime, principal: Principal, member_id: str) -> Contact:
     return contact
 
 
-def set_contacts(rt: Runtime, principal: Principal, member_id: str, *, email: str | None, phone: str | None,
+def set_contacts(rt: Notifications, principal: Principal, member_id: str, *, email: str | None, phone: str | None,
                  push_tokens: list[str]) -> Contact:
     """Replace how to reach a member; an erased member's details are never kept again."""
     with _member(rt, principal, member_id) as session:
-        _refuse_if_erased(session, member_id)
+        _refuse_if_erased(rt, session, member_id)
         return members.set_contacts(session, member_id, email=email, phone=phone, push_tokens=push_tokens)
 
 
-def preferences_of(rt: Runtime, principal: Principal, member_id: str) -> dict:
+def preferences_of(rt: Notifications, principal: Principal, member_id: str) -> dict:
     with _member(rt, principal, member_id) as session:
         return members.preferences_of(session, member_id)
 
 
-def set_preferences(rt: Runtime, principal: Principal, member_id: str, chosen: dict) -> dict:
+def set_preferences(rt: Notifications, principal: Principal, member_id: str, chosen: dict) -> dict:
     with _member(rt, principal, member_id) as session:
-        _refuse_if_erased(session, member_id)
+        _refuse_if_erased(rt, session, member_id)
         return members.set_preferences(session, member_id, chosen)
 
 
 # The inbox
 
-def inbox_page(rt: Runtime, principal: Principal, member_id: str, *, limit: int, cursor: str | None,
+def inbox_page(rt: Notifications, principal: Principal, member_id: str, *, limit: int, cursor: str | None,
                unread_only: bool) -> dict:
     with _member(rt, principal, member_id) as session:
         rows = inbox.page(session, member_id, limit=limit + 1, unread_only=unread_only,
@@ -89,12 +89,12 @@ def inbox_page(rt: Runtime, principal: Principal, member_id: str, *, limit: int,
     return page_of(rows, limit, _by_seq)
 
 
-def unread_count(rt: Runtime, principal: Principal, member_id: str) -> int:
+def unread_count(rt: Notifications, principal: Principal, member_id: str) -> int:
     with _member(rt, principal, member_id) as session:
         return inbox.unread_count(session, member_id)
 
 
-def mark_read(rt: Runtime, principal: Principal, member_id: str, notification_id: str) -> InboxItem:
+def mark_read(rt: Notifications, principal: Principal, member_id: str, notification_id: str) -> InboxItem:
     """Another member's notification, or an id that is no notification's, is simply not there."""
     with _member(rt, principal, member_id) as session:
         try:
@@ -104,21 +104,19 @@ def mark_read(rt: Runtime, principal: Principal, member_id: str, notification_id
         return inbox.mark_read(session, member_id, item_id, at=rt.clock())
 
 
-def mark_all_read(rt: Runtime, principal: Principal, member_id: str) -> int:
+def mark_all_read(rt: Notifications, principal: Principal, member_id: str) -> int:
     with _member(rt, principal, member_id) as session:
         return inbox.mark_all_read(session, member_id, at=rt.clock())
 
 
 # Deliveries
 
-def delivery_page(rt: Runtime, principal: Principal, *, member_id: str | None = None, status: str | None,
+def delivery_page(rt: Notifications, principal: Principal, *, member_id: str | None = None, status: str | None,
                   limit: int, cursor: str | None) -> dict:
-    """One member's deliveries for whoever acts for them; every member's only for staff."""
-    if member_id is None:
-        if principal.kind != "admin":
-            raise Forbidden("Only staff see every member's deliveries.")
-    else:
-        _acting_for(principal, member_id)
+    """One member's deliveries for whoever acts for them; every member's only for support staff (the view
+    admits no one else)."""
+    if member_id is not None:
+        principal.check_member(member_id)
     with rt.database.transaction() as session:
         rows = deliveries.page(session, member_id=member_id, status=status, limit=limit + 1,
                                before_seq=_before_seq(cursor))
@@ -127,11 +125,12 @@ def delivery_page(rt: Runtime, principal: Principal, *, member_id: str | None = 
 
 # Events
 
-def notify(session: Session, event: Event, data: dict, *, channels: Iterable[str], at: datetime) -> None:
+def notify(rt: Notifications, session: Session, event: Event, data: dict, *, channels: Iterable[str],
+           at: datetime) -> None:
     """An inbox item for the event's member, and a delivery on each channel they want and can be reached on."""
     member_id = data["member_id"]
     notice = notice_for(event.type, data)
-    if notice is None or members.is_erased(session, member_id):
+    if notice is None or member_id.startswith(erasure.PSEUDONYM_PREFIX) or rt.tombstones.is_erased(session, member_id):
         return
     document = members.preferences_of(session, member_id)
     if not inbox.deliver(session, event, member_id, notice, document):
@@ -141,5 +140,24 @@ def notify(session: Session, event: Event, data: dict, *, channels: Iterable[str
                        locale=document["locale"], context=notice.context, planned=planned)
 
 
-def erase_member(session: Session, member_id: str) -> None:
+def erase_member(rt: Notifications, session: Session, member_id: str) -> None:
+    """Contacts, preferences, inbox and deliveries go; a tombstone keeps late events from writing again."""
     members.erase(session, member_id)
+    rt.tombstones.bury(session, member_id)
+    erasure.forget_requests(session, member_id)
+
+
+def answer_export(rt: Notifications, session: Session, request: dict) -> None:
+    """How the member is reached, what they chose to hear, their inbox and every delivery (with where it went)."""
+    member_id = request["member_id"]
+    contact = members.contacts(session, member_id)
+    rows = {model.__tablename__: session.execute(sa.select(model).where(model.member_id == member_id)
+                                                 .order_by(model.seq)).scalars().all()
+            for model in (InboxItem, Delivery)}
+    exports.answer(session, service="notifications", request=request, part={
+        "erased": rt.tombstones.is_erased(session, member_id),
+        "contacts": None if contact is None else {"email": contact.email, "phone": contact.phone,
+                                                  "push_tokens": contact.push_tokens,
+                                                  "updated_at": contact.updated_at},
+        "preferences": members.stored_preferences(session, member_id),
+        **{name: [exports.columns_of(row) for row in found] for name, found in rows.items()}})

@@ -1,10 +1,14 @@
-"""One function per consumed event type: each runs inside the consumer's transaction."""
+"""One function per consumed event type: each runs inside the consumer's transaction.
+
+An event for an erased member (or for the pseudonym that replaced them) changes nothing: a journey
+or an attendance confirmed after the erasure credits no one, a hold is never made."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from rewards_shared import erasure
 from rewards_shared.consumer import Handler, PermanentError
 from rewards_shared.events import Event
 
@@ -15,42 +19,56 @@ if TYPE_CHECKING:
 
 
 def build(rt: Points) -> dict[str, Handler]:
-    def journey_completed(session: Session, event: Event) -> None:
-        earnings.credit_journey(session, event.load_data(), at=rt.clock())
+    def for_living_members(handle):
+        def guarded(session: Session, event: Event) -> None:
+            data = event.load_data()
+            member_id = data["member_id"]
+            if member_id.startswith(erasure.PSEUDONYM_PREFIX) or rt.tombstones.is_erased(session, member_id):
+                return
+            handle(session, data, event)
+        return guarded
 
-    def journey_voided(session: Session, event: Event) -> None:
-        earnings.void_journey(session, event.load_data())
+    def journey_completed(session: Session, data: dict, event: Event) -> None:
+        earnings.credit_journey(session, data, at=rt.clock())
 
-    def attendance_confirmed(session: Session, event: Event) -> None:
-        earnings.confirm_attendance(session, event.load_data(), at=rt.clock())
+    def journey_voided(session: Session, data: dict, event: Event) -> None:
+        earnings.void_journey(session, data)
 
-    def redemption_requested(session: Session, event: Event) -> None:
-        data = event.load_data()
+    def attendance_confirmed(session: Session, data: dict, event: Event) -> None:
+        earnings.confirm_attendance(session, data, at=rt.clock())
+
+    def redemption_requested(session: Session, data: dict, event: Event) -> None:
         services.hold_for_redemption(session, member_id=data["member_id"], redemption_id=data["redemption_id"],
                                      points=data["cost_points"], reward_title=data.get("reward_title"),
                                      timeout_at=rt.clock() + rt.hold_timeout)
 
-    def redemption_completed(session: Session, event: Event) -> None:
-        data = event.load_data()
+    def redemption_completed(session: Session, data: dict, event: Event) -> None:
         try:
             services.capture_for_redemption(session, member_id=data["member_id"],
                                             redemption_id=data["redemption_id"])
         except services.OutOfOrder as refused:
             raise PermanentError(refused.detail) from refused
 
-    def redemption_ended(session: Session, event: Event) -> None:
+    def redemption_ended(session: Session, data: dict, event: Event) -> None:
         """A cancelled or expired redemption gives its held points back."""
-        data = event.load_data()
         services.release_for_redemption(session, member_id=data["member_id"], redemption_id=data["redemption_id"],
                                         reason=event.type.removeprefix("redemption."))
 
+    def export_requested(session: Session, event: Event) -> None:
+        services.answer_export(rt, session, event.load_data())
+
+    def export_part(session: Session, event: Event) -> None:
+        services.collect_part(session, event.load_data(), at=rt.clock())
+
     return {
-        "transit.journey.completed": journey_completed,
-        "transit.journey.corrected": journey_completed,
-        "transit.journey.voided": journey_voided,
-        "volunteering.attendance.confirmed": attendance_confirmed,
-        "redemption.requested": redemption_requested,
-        "redemption.completed": redemption_completed,
-        "redemption.cancelled": redemption_ended,
-        "redemption.expired": redemption_ended,
+        "transit.journey.completed": for_living_members(journey_completed),
+        "transit.journey.corrected": for_living_members(journey_completed),
+        "transit.journey.voided": for_living_members(journey_voided),
+        "volunteering.attendance.confirmed": for_living_members(attendance_confirmed),
+        "redemption.requested": for_living_members(redemption_requested),
+        "redemption.completed": for_living_members(redemption_completed),
+        "redemption.cancelled": for_living_members(redemption_ended),
+        "redemption.expired": for_living_members(redemption_ended),
+        "member.export_requested": export_requested,
+        "member.export_part": export_part,
     }

@@ -5,11 +5,17 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from rewards_shared.erasure import tombstone_table
 
 
 class Base(DeclarativeBase):
     pass
+
+
+erased_members = tombstone_table(Base.metadata)
 
 
 class Member(Base):
@@ -54,8 +60,9 @@ class Transfer(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
-    debit_account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"))
-    credit_account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"))
+    # An erased member's accounts are renamed to their pseudonym; the transfers follow.
+    debit_account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id", onupdate="CASCADE"))
+    credit_account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id", onupdate="CASCADE"))
     amount: Mapped[int] = mapped_column(sa.BigInteger)
     code: Mapped[str] = mapped_column(sa.Text)
     pending: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
@@ -211,3 +218,34 @@ class Attendance(Base):
         sa.Index("attendances_organiser_queue", "organiser_id", "status", "checked_in_at", "attendance_id"),
         sa.Index("attendances_opportunity", "opportunity_id", "checked_in_at"),
     )
+
+
+class Export(Base):
+    """A subject access request: every service's sealed part is collected here, then opened into one
+    document with the one-off private key, which is deleted at that moment. Kept until `expires_at`."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    member_id: Mapped[str] = mapped_column(sa.Text, index=True)
+    requested_by: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.Text, server_default="pending")
+    private_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    document: Mapped[dict | None] = mapped_column(JSONB)
+    requested_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+
+    __table_args__ = (sa.CheckConstraint("status IN ('pending', 'done')", name="exports_status_known"),)
+
+
+class ExportPiece(Base):
+    """One piece of one service's sealed answer, until the export is complete."""
+
+    __tablename__ = "export_pieces"
+
+    export_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True)
+    service: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    piece: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    pieces: Mapped[int] = mapped_column(sa.Integer)
+    sealed: Mapped[str] = mapped_column(sa.Text)

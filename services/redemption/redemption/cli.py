@@ -12,7 +12,7 @@ from . import services
 from .bootstrap import bootstrap
 
 # Whoever can run this reads the service's database directly: staff.
-STAFF = Principal(role="admin", jti="cli")
+STAFF = Principal(role="finance", jti="cli")
 
 
 @click.group()

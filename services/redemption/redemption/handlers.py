@@ -1,4 +1,5 @@
-"""Ledger events the redemption saga reacts to; each runs inside the consumer's transaction.
+"""Ledger events the redemption saga reacts to, and members' erasure and subject access requests; each
+runs inside the consumer's transaction.
 
 Events about redemptions this service does not know are ignored, and every transition is
 guarded by the state it leaves, so a redelivery or a re-run after a crash changes nothing."""
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from rewards_shared.consumer import Handler
 from rewards_shared.events import Event
 
-from . import redemptions
+from . import redemptions, services
 
 if TYPE_CHECKING:
     from .bootstrap import RedemptionRuntime
@@ -45,7 +46,15 @@ def build(rt: RedemptionRuntime) -> dict[str, Handler]:
         if (redemption_id := _redemption_id(data)) is not None:
             redemptions.expire(session, redemption_id, f"hold_released: {data.get('reason') or 'unknown'}")
 
+    def member_erased(session: Session, event: Event) -> None:
+        services.forget_member(rt, session, event.load_data()["member_id"])
+
+    def export_requested(session: Session, event: Event) -> None:
+        services.answer_export(rt, session, event.load_data())
+
     return {
+        "member.erased": member_erased,
+        "member.export_requested": export_requested,
         "points.held": points_held,
         "points.hold_rejected": hold_rejected,
         "points.released": points_released,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from rewards_shared import housekeeping
 from rewards_shared.jobs import PeriodicJob, drain
 
 from . import redemptions
@@ -18,7 +19,8 @@ BATCH = 500
 
 def build(rt: RedemptionRuntime) -> list[PeriodicJob]:
     return [PeriodicJob("expire-vouchers", rt.jobs_every_seconds, lambda: expire_vouchers(rt)),
-            PeriodicJob("abandon-unanswered", rt.jobs_every_seconds, lambda: abandon_unanswered(rt))]
+            PeriodicJob("abandon-unanswered", rt.jobs_every_seconds, lambda: abandon_unanswered(rt)),
+            *housekeeping.jobs(rt)]
 
 
 def expire_vouchers(rt: RedemptionRuntime) -> int:

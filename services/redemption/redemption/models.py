@@ -11,6 +11,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from rewards_shared.erasure import tombstone_table
+
 FUNDERS = ("partner", "council")
 STATUSES = ("pending", "issued", "rejected", "redeemed", "expired", "cancelled")
 FINAL_STATUSES = ("rejected", "redeemed", "expired", "cancelled")
@@ -20,6 +22,9 @@ LIVE_STATUSES = ("pending", "issued", "redeemed")
 
 class Base(DeclarativeBase):
     pass
+
+
+erased_members = tombstone_table(Base.metadata)
 
 
 class Partner(Base):
@@ -76,7 +81,7 @@ class Redemption(Base):
     __tablename__ = "redemptions"
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
-    member_id: Mapped[str] = mapped_column(sa.Text)
+    member_id: Mapped[str | None] = mapped_column(sa.Text)  # None once the member was erased
     reward_id: Mapped[str] = mapped_column(sa.ForeignKey("rewards.id"))
     partner_id: Mapped[str] = mapped_column(sa.ForeignKey("partners.id"))
     reward_title: Mapped[str] = mapped_column(sa.Text)

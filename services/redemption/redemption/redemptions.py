@@ -218,6 +218,21 @@ def redeem(session: Session, code: str, partner_id: str, *, by: str, at: datetim
     return redeemed
 
 
+# --- erasure ----------------------------------------------------------------------------------------
+
+def forget_member(session: Session, member_id: str) -> int:
+    """Cancel the member's live redemptions without telling anyone (the ledger released their holds when
+    it erased the member), return their stock, and drop the member's id from every redemption."""
+    live = session.execute(
+        sa.update(Redemption).where(Redemption.member_id == member_id, Redemption.status.in_(("pending", "issued")))
+        .values(status="cancelled", reason="member_erased", ended_at=sa.func.now(), updated_at=sa.func.now())
+        .returning(Redemption.reward_id)).scalars().all()
+    for reward_id in live:
+        _return_stock(session, reward_id)
+    session.execute(sa.update(Redemption).where(Redemption.member_id == member_id).values(member_id=None))
+    return len(live)
+
+
 # --- events -----------------------------------------------------------------------------------------
 
 def _emit(session: Session, event_type: str, redemption: Redemption) -> None:

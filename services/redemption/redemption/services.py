@@ -1,8 +1,9 @@
 """The service layer: one function per use case, for the views and the CLI.
 
 Each takes the runtime and, where it matters who asks, the caller's Principal: a partner reaches only
-its own rewards, vouchers and statements; only the app sees a voucher's code. Each runs in one
-transaction, and the domain writes the events to the outbox in it."""
+its own rewards, vouchers and statements, a member-bound credential only its member's redemptions;
+only the app and the member see a voucher's code. Each runs in one transaction, and the domain writes
+the events to the outbox in it."""
 from __future__ import annotations
 
 import uuid
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from rewards_shared import erasure, exports
 from rewards_shared.auth import Principal
 from rewards_shared.errors import Forbidden, Gone, Invalid, NotFound
 from rewards_shared.pagination import decode_cursor, page_of
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from .bootstrap import RedemptionRuntime
 
 _STAFF_ONLY = ("funded_by", "settlement_pence")
+_MEMBERS_SIDE = ("app", "member")
 _QR_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 
 
@@ -48,7 +51,7 @@ def list_partners(rt: RedemptionRuntime, *, limit: int, cursor: str | None) -> d
 
 
 def get_partner(rt: RedemptionRuntime, principal: Principal, partner_id: str) -> Partner:
-    _authorise_partner(principal, partner_id)
+    _authorise_partner(principal, partner_id, staff="catalogue")
     with rt.database.transaction() as session:
         return catalogue.partner(session, partner_id)
 
@@ -73,7 +76,7 @@ def list_rewards(rt: RedemptionRuntime, principal: Principal, *, limit: int, cur
     if principal.kind == "partner":
         partner_id = principal.subject
     if available is None:
-        available = principal.kind == "app"
+        available = principal.kind in _MEMBERS_SIDE
     after = decode_cursor(cursor, (str,))
     at = rt.clock()
     with rt.database.transaction() as session:
@@ -106,7 +109,7 @@ def _reward_view(session: Session, reward: Reward, principal: Principal, at: dat
         "partner_id", "title", "description", "cost_points", "stock", "per_member_limit", "valid_from",
         "valid_until", "voucher_valid_days", "active", *_STAFF_ONLY)}
     view.update(reward_id=reward.id, available=reason is None, unavailable_reason=reason)
-    if principal.kind == "app":
+    if principal.kind in _MEMBERS_SIDE:
         for column in _STAFF_ONLY:
             del view[column]
     return view
@@ -117,8 +120,11 @@ def _reward_view(session: Session, reward: Reward, principal: Principal, at: dat
 def request_redemption(rt: RedemptionRuntime, principal: Principal, idempotency_key: str, *, member_id: str,
                        reward_id: str) -> Redemption:
     """Reserve stock and start the saga; the same credential and key always name the same redemption."""
+    principal.check_member(member_id)
     redemption_id = redemptions.redemption_id_for(principal.role, idempotency_key)
     with rt.database.transaction() as session:
+        if rt.tombstones.is_erased(session, member_id):
+            raise Gone(f"Member {member_id} was erased.", field="member_id")
         return redemptions.request(session, redemption_id=redemption_id, member_id=member_id,
                                    reward_id=reward_id, at=rt.clock())
 
@@ -130,21 +136,22 @@ def get_redemption(rt: RedemptionRuntime, principal: Principal, redemption_id: s
     if wait_seconds > 0:
         waiting.wait_until_settled(rt.database, parsed, wait_seconds)
     with rt.database.transaction() as session:
-        return _redemption_view(rt, principal, redemptions.get(session, parsed))
+        return _redemption_view(rt, principal, _reachable(session, principal, parsed))
 
 
 def cancel_redemption(rt: RedemptionRuntime, principal: Principal, redemption_id: str) -> dict:
     """Cancelling twice is harmless; a used or expired voucher cannot be cancelled."""
     parsed = _parse_id(redemption_id)
     with rt.database.transaction() as session:
+        _reachable(session, principal, parsed)
         return _redemption_view(rt, principal, redemptions.cancel(session, parsed))
 
 
-def voucher_image(rt: RedemptionRuntime, redemption_id: str, kind: str) -> Image:
+def voucher_image(rt: RedemptionRuntime, principal: Principal, redemption_id: str, kind: str) -> Image:
     """The voucher's QR code while it can be used: 404 before it is issued, 410 once it is over."""
     parsed = _parse_id(redemption_id)
     with rt.database.transaction() as session:
-        redemption = redemptions.get(session, parsed)
+        redemption = _reachable(session, principal, parsed)
     if redemption.status == "pending":
         raise NotFound(f"Redemption {redemption_id} has no voucher yet; it is pending.")
     if redemption.status != "issued":
@@ -157,12 +164,20 @@ def voucher_image(rt: RedemptionRuntime, redemption_id: str, kind: str) -> Image
 def member_redemptions(rt: RedemptionRuntime, principal: Principal, member_id: str, *, limit: int,
                        cursor: str | None) -> dict:
     """A member's redemptions, newest first."""
+    principal.check_member(member_id)
     before = decode_cursor(cursor, (datetime, uuid.UUID))
     with rt.database.transaction() as session:
         rows = redemptions.history(session, member_id, limit=limit + 1, before=before)
         page = page_of(rows, limit, lambda redemption: (redemption.requested_at, redemption.id))
         page["items"] = [_redemption_view(rt, principal, redemption) for redemption in page["items"]]
     return page
+
+
+def _reachable(session: Session, principal: Principal, redemption_id: uuid.UUID) -> Redemption:
+    """The redemption, unless it is another member's than a member-bound credential's (then, not found)."""
+    redemption = redemptions.get(session, redemption_id)
+    principal.check_member(redemption.member_id, f"No redemption {redemption_id}.")
+    return redemption
 
 
 def _parse_id(redemption_id: str) -> uuid.UUID:
@@ -173,12 +188,12 @@ def _parse_id(redemption_id: str) -> uuid.UUID:
 
 
 def _redemption_view(rt: RedemptionRuntime, principal: Principal, redemption: Redemption) -> dict:
-    """A live voucher's code goes to the app only, which shows it to the member."""
+    """A live voucher's code goes to the app and the member only, never to staff."""
     view = {column: getattr(redemption, column) for column in (
         "member_id", "reward_id", "partner_id", "reward_title", "cost_points", "status", "expires_at", "reason",
         "requested_at", "issued_at", "redeemed_at", "ended_at")}
     view["redemption_id"] = str(redemption.id)
-    if redemption.status == "issued" and principal.kind == "app":
+    if redemption.status == "issued" and principal.kind in _MEMBERS_SIDE:
         view["voucher_code"] = vouchers.display(rt.voucher_key.code_for(redemption.id))
         base = f"/v1/redemptions/{redemption.id}/voucher"
         view["voucher_qr"] = {kind: f"{base}.{kind}" for kind in _QR_TYPES}
@@ -225,17 +240,41 @@ def _voucher_view(code: str, redemption: Redemption) -> dict:
 
 def settlement_statement(rt: RedemptionRuntime, principal: Principal, partner_id: str, period_from: date,
                          period_to: date) -> settlement.Statement:
-    """Staff see every partner's statement; a partner sees its own."""
-    _authorise_partner(principal, partner_id)
+    """Finance sees every partner's statement; a partner sees its own."""
+    _authorise_partner(principal, partner_id, staff="finance")
     with rt.database.transaction() as session:
         catalogue.partner(session, partner_id)
         return settlement.statement(session, partner_id, period_from, period_to)
 
 
-def _authorise_partner(principal: Principal, partner_id: str, hide: str | None = None) -> None:
-    """Refuse a credential that does not act for the partner; with `hide`, as if the object did not exist."""
-    if principal.acts_for("partner", partner_id):
+def _authorise_partner(principal: Principal, partner_id: str, hide: str | None = None,
+                       staff: str | None = None) -> None:
+    """Refuse a credential that does not act for the partner (nor is the `staff` role that reaches every
+    partner); with `hide`, as if the object did not exist."""
+    if principal.acts_for("partner", partner_id) or (staff is not None and principal.kind == staff):
         return
     if hide:
         raise NotFound(hide)
     raise Forbidden(f"This credential does not act for partner {partner_id}.")
+
+
+# --- erasure and subject access -----------------------------------------------------------------
+
+def forget_member(rt: RedemptionRuntime, session: Session, member_id: str) -> None:
+    """`member.erased`: live redemptions are cancelled (their stock returns; the ledger has released the
+    holds itself), and every redemption loses the member's id. Redeemed ones stay for settlement."""
+    if not rt.tombstones.bury(session, member_id):
+        return
+    redemptions.forget_member(session, member_id)
+    erasure.forget_requests(session, member_id)
+
+
+def answer_export(rt: RedemptionRuntime, session: Session, request: dict) -> None:
+    member_id = request["member_id"]
+    held = redemptions.history(session, member_id, limit=100_000)
+    exports.answer(session, service="redemption", request=request, part={
+        "erased": rt.tombstones.is_erased(session, member_id),
+        "redemptions": [_redemption_view(rt, _EXPORT, redemption) for redemption in held]})
+
+
+_EXPORT = Principal(role="support", jti="export")

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from rewards_shared.consumer import Handler
 from rewards_shared.events import Event
 
-from . import links
+from . import services
 
 if TYPE_CHECKING:
     from .bootstrap import TransitIngest
@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 def build(rt: TransitIngest) -> dict[str, Handler]:
     def member_erased(session: Session, event: Event) -> None:
-        links.forget_member(session, event.load_data()["member_id"], now=rt.clock())
+        services.forget_member(rt, session, event.load_data()["member_id"])
 
-    return {"member.erased": member_erased}
+    def export_requested(session: Session, event: Event) -> None:
+        services.answer_export(rt, session, event.load_data())
+
+    return {"member.erased": member_erased, "member.export_requested": export_requested}

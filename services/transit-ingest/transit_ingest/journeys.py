@@ -34,6 +34,10 @@ _INSERTED = ("id", "operator_id", "card_hash", "member_id", "kind", "status", "m
              "route_id", "origin_stop_id", "destination_stop_id", "distance_km", "distance_source", "on_tap_id",
              "off_tap_id", "revision", "announced_revision")
 
+# What ties a journey to a card and a place, cleared when its member is erased or its taps are past retention.
+IDENTIFYING_NONE = {"card_hash": None, "route_id": None, "origin_stop_id": None, "destination_stop_id": None}
+
+
 @dataclass(frozen=True)
 class PairingPolicy:
     timeout: timedelta = DEFAULT_TIMEOUT

@@ -11,7 +11,7 @@ from rewards_shared.runtime import utc_now
 
 from . import journeys
 from .cards import CardHasher, hint
-from .models import CardLink, Operator
+from .models import CardLink, Journey, Operator, PairingQueue, Tap
 
 RETROACTIVE_WINDOW = journeys.RETROACTIVE_WINDOW
 
@@ -54,9 +54,36 @@ def _active(session: Session, operator_id: str, card_hash: bytes) -> CardLink | 
     ).scalar_one_or_none()
 
 
-def forget_member(session: Session, member_id: str, *, now: datetime) -> int:
-    """An erased member's cards stop being theirs; their taps earn nothing from now on."""
-    result = session.execute(sa.update(CardLink).where(CardLink.member_id == member_id,
-                                                       CardLink.unlinked_at.is_(None))
-                             .values(unlinked_at=now))
-    return result.rowcount
+def links_of(session: Session, member_id: str) -> list[CardLink]:
+    return list(session.execute(sa.select(CardLink).where(CardLink.member_id == member_id)
+                                .order_by(CardLink.linked_at, CardLink.id)).scalars())
+
+
+def unlink_own(session: Session, hasher: CardHasher, *, member_id: str, operator_id: str, card_ref: str,
+               now: datetime) -> None:
+    """A member-bound credential unlinks only its member's card: another member's is not found."""
+    existing = _active(session, operator_id, hasher(operator_id, card_ref))
+    if existing is None or existing.member_id != member_id:
+        raise NotFound("No such card link.")
+    existing.unlinked_at = now
+
+
+def member_cards(session: Session, member_id: str) -> list[tuple[str, bytes]]:
+    """Every card the member ever linked, as (operator, card hash)."""
+    return [tuple(row) for row in session.execute(
+        sa.select(CardLink.operator_id, CardLink.card_hash).where(CardLink.member_id == member_id).distinct())]
+
+
+def forget_member(session: Session, member_id: str) -> int:
+    """Erasure: the member's links go, with every tap of their cards; their journeys lose the member and
+    the card (the ledger and the impact service have what they need). Taps of those cards that arrive
+    later belong to nobody. How many cards."""
+    cards = member_cards(session, member_id)
+    session.execute(sa.delete(CardLink).where(CardLink.member_id == member_id))
+    theirs = sa.tuple_(Journey.operator_id, Journey.card_hash).in_(cards) if cards else sa.false()
+    session.execute(sa.update(Journey).where(sa.or_(Journey.member_id == member_id, theirs))
+                    .values(member_id=None, **journeys.IDENTIFYING_NONE))
+    for model in (PairingQueue, Tap):
+        if cards:
+            session.execute(sa.delete(model).where(sa.tuple_(model.operator_id, model.card_hash).in_(cards)))
+    return len(cards)

@@ -10,9 +10,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from rewards_shared.erasure import tombstone_table
+
 
 class Base(DeclarativeBase):
     pass
+
+
+erased_members = tombstone_table(Base.metadata)
 
 
 class Operator(Base):
@@ -152,11 +157,14 @@ class Tap(Base):
 
 
 class Journey(Base):
+    """A journey paired from taps. Once its taps are past retention, or its member is erased, it keeps
+    only what the ledger and the impact figures rest on: no card, member, route or stops."""
+
     __tablename__ = "journeys"
 
     id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     operator_id: Mapped[str] = mapped_column(sa.Text)
-    card_hash: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    card_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     member_id: Mapped[str | None] = mapped_column(sa.Text, index=True)
     kind: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.Text, server_default="completed")

@@ -8,20 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, BinaryIO
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rewards_shared import erasure, exports
 from rewards_shared.auth import Principal
-from rewards_shared.errors import Forbidden
+from rewards_shared.errors import Forbidden, Gone
 from rewards_shared.pagination import decode_cursor, page_of
 
-from . import feeds, ingest, links, operators, stops
-from .models import CardLink, Feed, FeedError, Operator
+from . import SERVICE, feeds, ingest, links, operators, stops
+from .models import CardLink, Feed, FeedError, Journey, Operator, Tap
 
 if TYPE_CHECKING:
     from .bootstrap import TransitIngest
 
 
-def _authorize(principal: Principal, operator_id: str) -> None:
-    """Admin, or that operator's own credential."""
-    if not principal.acts_for("operator", operator_id):
+def _authorize(principal: Principal, operator_id: str, *, staff: bool = False) -> None:
+    """That operator's own credential (or, with `staff`, the admin who keeps the operator registry)."""
+    if not (principal.acts_for("operator", operator_id) or (staff and principal.kind == "admin")):
         raise Forbidden(f"This credential does not act for operator {operator_id}.")
 
 
@@ -38,7 +42,7 @@ def list_operators(rt: TransitIngest) -> list[Operator]:
 
 
 def get_operator(rt: TransitIngest, principal: Principal, operator_id: str) -> Operator:
-    _authorize(principal, operator_id)
+    _authorize(principal, operator_id, staff=True)
     with rt.database.transaction() as session:
         return operators.get(session, operator_id)
 
@@ -123,15 +127,54 @@ def rejection_report(rt: TransitIngest, principal: Principal, operator_id: str,
     return feeds.rejection_report(rt.database, feed_id)
 
 
-# Card links (the app backend)
+# Card links (the app backend, or a member's own credential)
 
-def link_card(rt: TransitIngest, *, member_id: str, operator_id: str, card_ref: str) -> tuple[CardLink, bool]:
+def link_card(rt: TransitIngest, principal: Principal, *, member_id: str, operator_id: str,
+              card_ref: str) -> tuple[CardLink, bool]:
     """(link, created); the card's journeys from the retroactive window become the member's."""
+    principal.check_member(member_id)
     with rt.database.transaction() as session:
+        if rt.tombstones.is_erased(session, member_id):
+            raise Gone(f"Member {member_id} was erased.", field="member_id")
         return links.link(session, rt.cards, member_id=member_id, operator_id=operator_id, card_ref=card_ref,
                           now=rt.clock())
 
 
-def unlink_card(rt: TransitIngest, *, operator_id: str, card_ref: str) -> None:
+def unlink_card(rt: TransitIngest, principal: Principal, *, operator_id: str, card_ref: str) -> None:
     with rt.database.transaction() as session:
-        links.unlink(session, rt.cards, operator_id=operator_id, card_ref=card_ref, now=rt.clock())
+        if principal.kind == "member":
+            links.unlink_own(session, rt.cards, member_id=principal.subject, operator_id=operator_id,
+                             card_ref=card_ref, now=rt.clock())
+        else:
+            links.unlink(session, rt.cards, operator_id=operator_id, card_ref=card_ref, now=rt.clock())
+
+
+def card_links(rt: TransitIngest, principal: Principal, member_id: str) -> list[CardLink]:
+    """The member's cards, linked now or before (only the last characters of each card are kept)."""
+    principal.check_member(member_id)
+    with rt.database.transaction() as session:
+        return links.links_of(session, member_id)
+
+
+# Erasure and subject access (events from the points service)
+
+def forget_member(rt: TransitIngest, session: Session, member_id: str) -> None:
+    links.forget_member(session, member_id)
+    rt.tombstones.bury(session, member_id)
+    erasure.forget_requests(session, member_id)
+
+
+def answer_export(rt: TransitIngest, session: Session, request: dict) -> None:
+    """The member's card links, the journeys credited to them, and every stored tap of their cards."""
+    member_id = request["member_id"]
+    cards = links.member_cards(session, member_id)
+    taps = session.execute(sa.select(Tap).where(sa.tuple_(Tap.operator_id, Tap.card_hash).in_(cards))
+                           .order_by(Tap.occurred_at)).scalars().all() if cards else []
+    found = session.execute(sa.select(Journey).where(Journey.member_id == member_id)
+                            .order_by(Journey.started_at)).scalars().all()
+    exports.answer(session, service=SERVICE.name, request=request, part={
+        "erased": rt.tombstones.is_erased(session, member_id),
+        "card_links": [exports.columns_of(link, hidden={"id", "card_hash", "member_id"})
+                       for link in links.links_of(session, member_id)],
+        "journeys": [exports.columns_of(journey, hidden={"card_hash", "announced_revision"}) for journey in found],
+        "taps": [exports.columns_of(tap, hidden={"card_hash"}) for tap in taps]})

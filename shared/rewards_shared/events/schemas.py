@@ -72,6 +72,22 @@ class MemberProfileUpdated(MemberEvent):
     research_consent = fields.Boolean(required=True, truthy={True}, falsy={False})
 
 
+class ExportRequested(MemberEvent):
+    """Subject access: every service answers with what it holds about the member, sealed to `public_key`."""
+    export_id = fields.String(required=True)
+    public_key = fields.String(required=True, metadata={"description": "X25519 public key, base64"})
+    requested_at = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class ExportPart(MemberEvent):
+    """One service's answer (or one piece of it): gzip'd JSON sealed to the request's key, base64."""
+    export_id = fields.String(required=True)
+    service = fields.String(required=True)
+    piece = fields.Integer(required=True, validate=validate.Range(min=0))
+    pieces = fields.Integer(required=True, validate=validate.Range(min=1))
+    sealed = fields.String(required=True)
+
+
 class PointsMovement(MemberEvent):
     points = fields.Integer(required=True)
     transfer_id = fields.String(allow_none=True, load_default=None)
@@ -125,6 +141,8 @@ SCHEMAS: dict[str, Schema] = {
     "member.registered": MemberRegistered(),
     "member.erased": MemberErased(),
     "member.profile_updated": MemberProfileUpdated(),
+    "member.export_requested": ExportRequested(),
+    "member.export_part": ExportPart(),
     "points.earned": PointsMovement(),
     "points.pending": PointsMovement(),
     "points.confirmed": PointsMovement(),

@@ -34,11 +34,13 @@ def create_service_app(runtime: Runtime, *, title: str, blueprints: Iterable[Blu
     api = problems.ProblemApi(app)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
-    verifier = Verifier(settings.token_public_key, access.RevocationList(runtime.database)) \
+    verifier = Verifier(settings.token_public_key, access.RevocationList(runtime.database),
+                        member_public_key_pem=settings.member_token_public_key) \
         if settings.token_public_key else None
     per_minute = settings.get_int("RATE_LIMIT_PER_MINUTE", 60_000)
     observe.install(app, settings.service)
-    access.install(app, verifier, RateLimiter(per_minute) if per_minute > 0 else None)
+    access.install(app, verifier, RateLimiter(per_minute) if per_minute > 0 else None,
+                   access.UsageRecorder(runtime.database))
     problems.install(app)
     health.install(app, runtime.database, settings)
     docs.install(app)

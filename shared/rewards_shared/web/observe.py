@@ -1,5 +1,5 @@
-"""Every request gets an id, a trace id, a metric and one JSON log line; card references and voucher
-codes never reach the log, even inside a path."""
+"""Every request gets an id, a trace id, a metric and one JSON log line; member ids, card references and
+voucher codes never reach the log, even inside a path (so an erased member leaves no trace in the logs)."""
 from __future__ import annotations
 
 import logging
@@ -11,12 +11,12 @@ from flask import Flask, Response, g, request
 from .. import logs, metrics
 
 log = logging.getLogger("rewards_shared.web")
-SECRET_PATH_PARTS = ("card_ref", "code")
+SECRET_PATH_PARTS = ("member_id", "card_ref", "code")
 QUIET = ("/healthz", "/metrics")
 
 
 def loggable_path() -> str:
-    """The request path with card references and voucher codes taken out."""
+    """The request path with member ids, card references and voucher codes taken out."""
     path = request.path
     for name in SECRET_PATH_PARTS:
         value = (request.view_args or {}).get(name)
@@ -45,5 +45,12 @@ def install(app: Flask, service: str) -> None:
             principal = getattr(g, "principal", None)
             log.info("request", extra={"method": request.method, "path": loggable_path(),
                                        "status": response.status_code, "ms": round(elapsed * 1000, 2),
-                                       "principal": principal.role if principal else None})
+                                       "principal": _loggable_role(principal)})
         return response
+
+
+def _loggable_role(principal) -> str | None:
+    """A member-bound credential is logged by its kind and id, never by its member."""
+    if principal is None:
+        return None
+    return f"member#{principal.jti}" if principal.kind == "member" else principal.role

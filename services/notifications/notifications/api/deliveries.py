@@ -38,7 +38,7 @@ class DeliveryOut(Schema):
 
 @blp.route("/members/<member_id>/deliveries")
 class MemberDeliveries(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.arguments(DeliveryArgs, location="query")
     @blp.response(200, page_schema(DeliveryOut))
     def get(self, args, member_id):
@@ -48,7 +48,7 @@ class MemberDeliveries(MethodView):
 
 @blp.route("/deliveries")
 class AllDeliveries(MethodView):
-    @require("admin")
+    @require("support")
     @blp.arguments(DeliveryArgs, location="query")
     @blp.response(200, page_schema(DeliveryOut))
     def get(self, args):

@@ -37,7 +37,7 @@ class MarkedOut(Schema):
 
 @blp.route("/<member_id>/notifications")
 class Notifications(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.arguments(InboxArgs, location="query")
     @blp.response(200, page_schema(NotificationOut))
     def get(self, args, member_id):
@@ -48,7 +48,7 @@ class Notifications(MethodView):
 
 @blp.route("/<member_id>/notifications/unread-count")
 class UnreadCount(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.response(200, UnreadOut)
     def get(self, member_id):
         """How many notifications the member has not read."""
@@ -57,7 +57,7 @@ class UnreadCount(MethodView):
 
 @blp.route("/<member_id>/notifications/<notification_id>/read")
 class MarkRead(MethodView):
-    @require("app")
+    @require("app", "member")
     @blp.response(200, NotificationOut)
     def post(self, member_id, notification_id):
         """Mark one notification read (again is harmless: the first time stays)."""
@@ -66,7 +66,7 @@ class MarkRead(MethodView):
 
 @blp.route("/<member_id>/notifications/read")
 class MarkAllRead(MethodView):
-    @require("app")
+    @require("app", "member")
     @blp.response(200, MarkedOut)
     def post(self, member_id):
         """Mark every notification read; returns how many were unread."""

@@ -84,13 +84,13 @@ class PreferencesOut(Preferences):
 
 @blp.route("/<member_id>/contacts")
 class MemberContacts(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.response(200, ContactsOut)
     def get(self, member_id):
         """The member's email address, phone number and push tokens."""
         return services.contacts_of(runtime(), current_principal(), member_id)
 
-    @require("app")
+    @require("app", "member")
     @blp.arguments(Contacts)
     @blp.response(200, ContactsOut)
     def put(self, body, member_id):
@@ -100,13 +100,13 @@ class MemberContacts(MethodView):
 
 @blp.route("/<member_id>/preferences")
 class MemberPreferences(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.response(200, PreferencesOut)
     def get(self, member_id):
         """The member's preferences, with defaults for anything they have not chosen."""
         return {"member_id": member_id, **services.preferences_of(runtime(), current_principal(), member_id)}
 
-    @require("app")
+    @require("app", "member")
     @blp.arguments(Preferences)
     @blp.response(200, PreferencesOut)
     def put(self, body, member_id):

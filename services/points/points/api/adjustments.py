@@ -50,7 +50,7 @@ class NewDonation(Schema):
 
 @blp.route("/adjustments")
 class Adjustments(MethodView):
-    @require("admin")
+    @require("finance")
     @idempotent
     @blp.arguments(NewAdjustment)
     @blp.response(201, MovementOut)
@@ -61,7 +61,7 @@ class Adjustments(MethodView):
 
 @blp.route("/community-groups")
 class Groups(MethodView):
-    @require("admin")
+    @require("catalogue")
     @blp.arguments(NewGroup)
     @blp.response(201, GroupOut)
     def post(self, body):
@@ -73,7 +73,7 @@ class Groups(MethodView):
 
 @blp.route("/donations")
 class Donations(MethodView):
-    @require("app")
+    @require("app", "member")
     @idempotent
     @blp.arguments(NewDonation)
     @blp.response(201, MovementOut)

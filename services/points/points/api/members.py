@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from rewards_shared.events.schemas import USUAL_MODES
 from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.validation import IDENTIFIER
-from rewards_shared.web import require
+from rewards_shared.web import current_principal, require
 
 from .. import services
 from . import runtime
@@ -72,6 +72,31 @@ class ProfileOut(ProfileIn):
     updated_at = fields.DateTime(allow_none=True)
 
 
+class CredentialRequest(Schema):
+    ttl_seconds = fields.Integer(load_default=None, validate=validate.Range(min=60), metadata={
+        "description": "Lifetime in seconds (default MEMBER_CREDENTIAL_TTL_SECONDS, 3600; at most "
+                       "MEMBER_CREDENTIAL_MAX_TTL_SECONDS, 86400)"})
+
+
+class CredentialOut(Schema):
+    token = fields.String(metadata={"description": "Bearer token for role member:<member_id>"})
+    credential_id = fields.String(metadata={"description": "Its id (jti), to revoke it"})
+    role = fields.String()
+    expires_at = fields.DateTime()
+
+
+class ExportOut(Schema):
+    export_id = fields.String()
+    member_id = fields.String()
+    status = fields.String(metadata={"description": "pending | done"})
+    requested_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    expires_at = fields.DateTime(metadata={"description": "When the export is deleted"})
+    services = fields.Dict(metadata={"description": "Each service: answered | waiting"})
+    document = fields.Dict(allow_none=True, metadata={
+        "description": "When done: what every service holds about the member, by service"})
+
+
 @blp.route("")
 class Members(MethodView):
     @require("app")
@@ -86,46 +111,82 @@ class Members(MethodView):
 
 @blp.route("/<member_id>")
 class OneMember(MethodView):
-    @require("app")
+    @require("app", "support")
     @blp.response(204)
     def delete(self, member_id):
-        """Erase a member: every service forgets what it holds about them (`member.erased`).
+        """Erase a member: every service forgets what it holds about them (`member.erased`) within a minute.
 
-        The ledger keeps its transfers under the pseudonymous id, as any financial record must;
-        points still available are withdrawn to the issuance account."""
-        services.erase_member(runtime(), member_id)
+        Holds are released, pending points dropped, points still available withdrawn to the issuance
+        account; the ledger keeps its transfers under a random pseudonym, as any financial record must."""
+        services.erase_member(runtime(), current_principal(), member_id)
 
 
 @blp.route("/<member_id>/profile")
 class MemberProfile(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.response(200, ProfileOut)
     def get(self, member_id):
         """The member's research profile."""
-        return services.profile(runtime(), member_id)
+        return services.profile(runtime(), current_principal(), member_id)
 
-    @require("app")
+    @require("app", "member")
     @blp.arguments(ProfileIn)
     @blp.response(200, ProfileOut)
     def put(self, body, member_id):
         """Set the research profile (all of it: a field left out is cleared)."""
-        return services.set_profile(runtime(), member_id, **body)
+        return services.set_profile(runtime(), current_principal(), member_id, **body)
 
 
 @blp.route("/<member_id>/balance")
 class MemberBalance(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.response(200, BalanceOut)
     def get(self, member_id):
         """The member's available, pending and held points."""
-        return services.balance(runtime(), member_id)
+        return services.balance(runtime(), current_principal(), member_id)
 
 
 @blp.route("/<member_id>/transactions")
 class MemberTransactions(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(TransactionOut))
     def get(self, args, member_id):
         """Ledger history, newest first."""
-        return services.transactions(runtime(), member_id, limit=args["limit"], cursor=args["cursor"])
+        return services.transactions(runtime(), current_principal(), member_id, limit=args["limit"],
+                                     cursor=args["cursor"])
+
+
+@blp.route("/<member_id>/credentials")
+class MemberCredentials(MethodView):
+    @require("app")
+    @blp.arguments(CredentialRequest)
+    @blp.response(201, CredentialOut)
+    def post(self, body, member_id):
+        """A short-lived credential (`member:<member_id>`, 1 hour by default) that reaches only this member's
+        own objects on every service, for the app to hand to the member's phone."""
+        return services.issue_member_credential(runtime(), current_principal(), member_id,
+                                                ttl_seconds=body["ttl_seconds"])
+
+
+@blp.route("/<member_id>/exports")
+class MemberExports(MethodView):
+    @require("app", "member", "support")
+    @blp.response(202, ExportOut)
+    def post(self, member_id):
+        """Subject access: gather what every service holds about the member into one document.
+        Answers at once with the export; GET it (Location) until its status is done."""
+        export = services.request_export(runtime(), current_principal(), member_id)
+        return export, 202, {"Location": f"/v1/exports/{export['export_id']}"}
+
+
+exports_blp = Blueprint("exports", __name__, url_prefix="/v1/exports", description="Subject access exports")
+
+
+@exports_blp.route("/<export_id>")
+class OneExport(MethodView):
+    @require("app", "member", "support")
+    @exports_blp.response(200, ExportOut)
+    def get(self, export_id):
+        """Where an export stands; once done, the whole document (kept until `expires_at`)."""
+        return services.get_export(runtime(), current_principal(), export_id)

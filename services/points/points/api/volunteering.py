@@ -131,7 +131,7 @@ def _idempotent_when_keyed(view):
 
 @blp.route("/opportunities")
 class Opportunities(MethodView):
-    @require("organiser")
+    @require("organiser", "catalogue")
     @idempotent
     @blp.arguments(NewOpportunity)
     @blp.response(201, OpportunityOut)
@@ -142,7 +142,7 @@ class Opportunities(MethodView):
 
 @blp.route("/opportunities/<opportunity_id>")
 class OpportunityView(MethodView):
-    @require("app", "organiser")
+    @require("app", "member", "organiser", "catalogue")
     @blp.response(200, OpportunityOut)
     def get(self, opportunity_id):
         """An opportunity and what an hour there is worth."""
@@ -160,32 +160,32 @@ class OpportunityCode(MethodView):
 
 @blp.route("/checkins")
 class Checkins(MethodView):
-    @require("app")
+    @require("app", "member")
     @_idempotent_when_keyed
     @blp.arguments(NewCheckin)
     @blp.response(201, AttendanceOut)
     def post(self, body):
         """Check a member in (201, a new attendance) or out (200, the attendance awaiting confirmation)."""
         action = body.pop("action")
-        attendance = services.record_scan(runtime(), Scan(**body), action=action)
+        attendance = services.record_scan(runtime(), current_principal(), Scan(**body), action=action)
         # The contract: a check-in creates an attendance (201), a check-out updates it (200).
         return attendance, 201 if action == "in" else 200
 
 
 @blp.route("/attendances")
 class Attendances(MethodView):
-    @require("app", "organiser")
+    @require("app", "member", "organiser", "support")
     @blp.arguments(AttendanceQuery, location="query")
     @blp.response(200, page_schema(AttendanceOut))
     def get(self, query):
         """Attendances, oldest check-in first: an organiser sees only its own
-        (`?status=awaiting_confirmation` is its queue)."""
+        (`?status=awaiting_confirmation` is its queue), a member only theirs; the app names `member_id`."""
         return services.list_attendances(runtime(), current_principal(), **query)
 
 
 @blp.route("/attendances/<attendance_id>")
 class AttendanceView(MethodView):
-    @require("app", "organiser")
+    @require("app", "member", "organiser", "support")
     @blp.response(200, AttendanceOut)
     def get(self, attendance_id):
         """One attendance and where it stands."""

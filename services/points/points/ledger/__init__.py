@@ -12,9 +12,10 @@ the real UTC clock).
 from .adjustments import adjust, reverse
 from .donations import add_group, donate, group_total
 from .earning import earn
+from .erasure import erase_member
 from .holds import capture, hold, release, release_timed_out_holds, resolution_of
 from .lots import LOT_LIFETIME, debit_available, expire_due_lots, warn_expiring_lots
-from .members import ensure_member, erase_member, is_erased
+from .members import ensure_member, is_erased
 from .pending import credit_pending, settle_pending
 from .postings import (
     BREAKAGE,

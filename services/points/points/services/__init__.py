@@ -3,7 +3,16 @@
 A request's use case takes the runtime and runs in a transaction of its own; an event's runs inside
 the consumer's transaction and takes its session. Who may reach what, state rules and the events
 told to other services are decided here, never in a view."""
-from .members import Registration, balance, erase_member, register_member, transactions
+from .exports import answer_export, collect_part, forget_expired_exports, get_export, request_export
+from .members import (
+    CredentialsUnavailable,
+    Registration,
+    balance,
+    erase_member,
+    issue_member_credential,
+    register_member,
+    transactions,
+)
 from .movements import add_group, adjust, donate
 from .profiles import profile, set_profile
 from .redemptions import OutOfOrder, capture_for_redemption, hold_for_redemption, release_for_redemption
@@ -21,8 +30,10 @@ from .volunteering import (
 )
 
 __all__ = [
-    "OutOfOrder", "Registration", "add_group", "add_rule_version", "adjust", "balance", "capture_for_redemption",
-    "confirm_attendance", "create_opportunity", "current_code", "donate", "erase_member", "get_attendance",
-    "get_opportunity", "hold_for_redemption", "list_attendances", "list_rules", "profile", "record_scan", "set_profile",
-    "register_member", "reject_attendance", "release_for_redemption", "transactions", "verify_ledger",
+    "CredentialsUnavailable", "OutOfOrder", "Registration", "add_group", "add_rule_version", "adjust",
+    "answer_export", "balance", "capture_for_redemption", "collect_part", "confirm_attendance",
+    "create_opportunity", "current_code", "donate", "erase_member", "forget_expired_exports", "get_attendance",
+    "get_export", "get_opportunity", "hold_for_redemption", "issue_member_credential", "list_attendances",
+    "list_rules", "profile", "record_scan", "register_member", "reject_attendance", "release_for_redemption",
+    "request_export", "set_profile", "transactions", "verify_ledger",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from rewards_shared.auth import Principal
 from rewards_shared.errors import Gone, Invalid, NotFound
 from rewards_shared.events.schemas import USUAL_MODES
 
@@ -43,14 +44,16 @@ def _member(session, member_id: str, *, for_update: bool = False) -> Member:
     return member
 
 
-def profile(rt: Points, member_id: str) -> dict:
+def profile(rt: Points, principal: Principal, member_id: str) -> dict:
+    principal.check_member(member_id)
     with rt.database.transaction() as session:
         return _shown(_member(session, member_id))
 
 
-def set_profile(rt: Points, member_id: str, *, home_area: str | None, usual_mode: str | None,
-                research_consent: bool) -> dict:
+def set_profile(rt: Points, principal: Principal, member_id: str, *, home_area: str | None,
+                usual_mode: str | None, research_consent: bool) -> dict:
     """Replace the profile; the impact service hears of it only when something changed."""
+    principal.check_member(member_id)
     if usual_mode is not None and usual_mode not in USUAL_MODES:
         raise Invalid(f"usual_mode is one of {', '.join(USUAL_MODES)}.", field="usual_mode")
     wanted = {"home_area": postcode_district(home_area), "usual_mode": usual_mode,

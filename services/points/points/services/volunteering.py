@@ -1,7 +1,8 @@
 """Volunteering use cases: who may reach an opportunity or an attendance, and what each request does.
 
 An organiser reaches only its own opportunities and attendances (and acts for itself unless it says
-otherwise); the app and admin reach all of them."""
+otherwise); a member-bound credential only its member's attendances; the app and support staff reach
+all attendances, catalogue staff create opportunities for any organiser."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import segno
 from sqlalchemy.orm import Session
 
+from rewards_shared import erasure
 from rewards_shared.auth import Principal
 from rewards_shared.errors import Forbidden, Gone, Invalid
 from rewards_shared.ids import request_uuid
@@ -20,6 +22,7 @@ from rewards_shared.pagination import decode_cursor, page_of
 
 from .. import volunteering
 from ..models import Attendance, Opportunity
+from .members import refuse_if_erased
 
 if TYPE_CHECKING:
     from ..bootstrap import Points
@@ -30,6 +33,11 @@ OPPORTUNITY_IDS = uuid.UUID("0f3c6a52-4b1e-4f7a-9d55-3c2d7e9a1b60")
 def _reaches(principal: Principal, organiser_id: str) -> None:
     if principal.kind == "organiser" and not principal.acts_for("organiser", organiser_id):
         raise Forbidden("This belongs to another organiser.", field="organiser_id")
+
+
+def _reaches_attendance(principal: Principal, attendance: Attendance) -> None:
+    _reaches(principal, attendance.organiser_id)
+    principal.check_member(attendance.member_id, f"No attendance {attendance.attendance_id}.")
 
 
 def _described(session: Session, opportunity: Opportunity) -> dict:
@@ -78,31 +86,39 @@ def current_code(rt: Points, principal: Principal, opportunity_id: str) -> dict:
             "qr_svg": segno.make(link, error="m").svg_inline(scale=4)}
 
 
-def record_scan(rt: Points, scan: volunteering.Scan, *, action: str) -> Attendance:
+def record_scan(rt: Points, principal: Principal, scan: volunteering.Scan, *, action: str) -> Attendance:
     """A member's scan of the organiser's code: `in` opens an attendance, `out` closes it."""
+    principal.check_member(scan.member_id)
     with rt.database.transaction() as session:
+        refuse_if_erased(rt, session, scan.member_id)
         if action == "in":
             return volunteering.check_in(session, scan, key=rt.code_key, received_at=rt.clock())
         return volunteering.check_out(session, scan, key=rt.code_key, received_at=rt.clock())
 
 
 def list_attendances(rt: Points, principal: Principal, *, limit: int, cursor: str | None,
-                     organiser_id: str | None = None, **filters) -> dict:
-    """Attendances, oldest check-in first, a page at a time; an organiser sees only its own."""
+                     organiser_id: str | None = None, member_id: str | None = None, **filters) -> dict:
+    """Attendances, oldest check-in first, a page at a time: an organiser sees only its own, a member
+    only theirs; the app names the member it asks for, only staff list across members."""
     if principal.kind == "organiser":
         organiser_id = organiser_id or principal.subject
         _reaches(principal, organiser_id)
+    if principal.kind == "member":
+        member_id = member_id or principal.subject
+        principal.check_member(member_id)
+    if principal.kind in ("app", "member") and member_id is None:
+        raise Invalid("Say which member's attendances (member_id).", field="member_id")
     after = decode_cursor(cursor, (datetime, str))
     with rt.database.transaction() as session:
         rows = volunteering.attendances(session, limit=limit + 1, after=after, organiser_id=organiser_id,
-                                        **filters)
+                                        member_id=member_id, **filters)
     return page_of(rows, limit, lambda attendance: (attendance.checked_in_at, attendance.attendance_id))
 
 
 def get_attendance(rt: Points, principal: Principal, attendance_id: str) -> Attendance:
     with rt.database.transaction() as session:
         attendance = volunteering.get_attendance(session, attendance_id)
-        _reaches(principal, attendance.organiser_id)
+        _reaches_attendance(principal, attendance)
         return attendance
 
 
@@ -110,7 +126,9 @@ def _decide(rt: Points, principal: Principal, attendance_id: str,
             decision: Callable[[Session, Attendance], Attendance]) -> Attendance:
     with rt.database.transaction() as session:
         attendance = volunteering.get_attendance(session, attendance_id, for_update=True)
-        _reaches(principal, attendance.organiser_id)
+        _reaches_attendance(principal, attendance)
+        if attendance.member_id.startswith(erasure.PSEUDONYM_PREFIX):
+            raise Gone(f"The member of attendance {attendance_id} was erased; it can no longer be decided.")
         return decision(session, attendance)
 
 

@@ -96,7 +96,7 @@ class RewardQuery(PageArgs):
 
 @blp.route("/partners")
 class Partners(MethodView):
-    @require("admin")
+    @require("catalogue")
     @blp.arguments(NewPartner)
     @blp.response(201, PartnerOut)
     def post(self, body):
@@ -104,7 +104,7 @@ class Partners(MethodView):
         partner, created = services.add_partner(runtime(), **body)
         return partner, 201 if created else 200  # 200 for an identical repeat, so seeding scripts can re-run
 
-    @require("admin")
+    @require("catalogue")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(PartnerOut))
     def get(self, args):
@@ -114,13 +114,13 @@ class Partners(MethodView):
 
 @blp.route("/partners/<partner_id>")
 class PartnerItem(MethodView):
-    @require("partner")
+    @require("catalogue", "partner")
     @blp.response(200, PartnerOut)
     def get(self, partner_id):
-        """One partner (staff, or the partner itself)."""
+        """One partner (catalogue staff, or the partner itself)."""
         return services.get_partner(runtime(), current_principal(), partner_id)
 
-    @require("admin")
+    @require("catalogue")
     @blp.arguments(PartnerFields)
     @blp.response(200, PartnerOut)
     def patch(self, changes, partner_id):
@@ -130,7 +130,7 @@ class PartnerItem(MethodView):
 
 @blp.route("/rewards")
 class Rewards(MethodView):
-    @require("admin")
+    @require("catalogue")
     @blp.arguments(NewReward)
     @blp.response(201, RewardOut)
     def post(self, body):
@@ -138,23 +138,23 @@ class Rewards(MethodView):
         reward, created = services.add_reward(runtime(), current_principal(), **body)
         return reward, 201 if created else 200  # 200 for an identical repeat, so seeding scripts can re-run
 
-    @require("app", "partner")
+    @require("app", "member", "partner", "catalogue")
     @blp.arguments(RewardQuery, location="query")
     @blp.response(200, page_schema(RewardOut))
     def get(self, args):
-        """The catalogue. The app sees what members can redeem now; a partner sees its own rewards."""
+        """The catalogue. The app and members see what can be redeemed now; a partner sees its own rewards."""
         return services.list_rewards(runtime(), current_principal(), **args)
 
 
 @blp.route("/rewards/<reward_id>")
 class RewardItem(MethodView):
-    @require("app", "partner")
+    @require("app", "member", "partner", "catalogue")
     @blp.response(200, RewardOut)
     def get(self, reward_id):
         """One reward."""
         return services.get_reward(runtime(), current_principal(), reward_id)
 
-    @require("admin")
+    @require("catalogue")
     @blp.arguments(RewardFields)
     @blp.response(200, RewardOut)
     def patch(self, changes, reward_id):

@@ -34,13 +34,14 @@ class WaitArgs(Schema):
 
 class RedemptionOut(Schema):
     redemption_id = fields.String()
-    member_id = fields.String()
+    member_id = fields.String(allow_none=True, metadata={"description": "null once the member was erased"})
     reward_id = fields.String()
     partner_id = fields.String()
     reward_title = fields.String()
     cost_points = fields.Integer()
     status = fields.String(metadata={"enum": list(STATUSES)})
-    voucher_code = fields.String(metadata={"description": "While issued, to the app only: show it at the till"})
+    voucher_code = fields.String(metadata={
+        "description": "While issued, to the app and the member only: show it at the till"})
     voucher_qr = fields.Dict(metadata={"description": "Paths of the voucher's QR code as PNG and SVG"})
     expires_at = fields.DateTime(allow_none=True)
     reason = fields.String(allow_none=True)
@@ -52,7 +53,7 @@ class RedemptionOut(Schema):
 
 @blp.route("/redemptions")
 class Redemptions(MethodView):
-    @require("app")
+    @require("app", "member")
     @idempotent
     @blp.arguments(NewRedemption)
     @blp.response(202, Accepted)
@@ -66,7 +67,7 @@ class Redemptions(MethodView):
 
 @blp.route("/redemptions/<redemption_id>")
 class RedemptionItem(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.arguments(WaitArgs, location="query")
     @blp.response(200, RedemptionOut)
     def get(self, args, redemption_id):
@@ -76,7 +77,7 @@ class RedemptionItem(MethodView):
 
 @blp.route("/redemptions/<redemption_id>/cancel")
 class RedemptionCancel(MethodView):
-    @require("app")
+    @require("app", "member")
     @blp.response(200, RedemptionOut)
     def post(self, redemption_id):
         """Cancel before the voucher is used: the stock returns and the member's points are released.
@@ -86,17 +87,17 @@ class RedemptionCancel(MethodView):
 
 @blp.route("/redemptions/<redemption_id>/voucher.<any(png, svg):kind>")
 class VoucherImage(MethodView):
-    @require("app")
+    @require("app", "member")
     @blp.response(200)
     def get(self, redemption_id, kind):
         """The voucher as a QR code, while it can be used (404 before it is issued, 410 once it is over)."""
-        image = services.voucher_image(runtime(), redemption_id, kind)
+        image = services.voucher_image(runtime(), current_principal(), redemption_id, kind)
         return Response(image.body, mimetype=image.media_type, headers={"Cache-Control": "no-store"})
 
 
 @blp.route("/members/<member_id>/redemptions")
 class MemberRedemptions(MethodView):
-    @require("app")
+    @require("app", "member", "support")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(RedemptionOut))
     def get(self, args, member_id):

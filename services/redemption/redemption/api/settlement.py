@@ -47,7 +47,7 @@ def _wants_csv(args: dict) -> bool:
 
 @blp.route("/<partner_id>/settlement")
 class Settlement(MethodView):
-    @require("partner")
+    @require("finance", "partner")
     @blp.arguments(StatementArgs, location="query")
     @blp.response(200, StatementOut)
     @blp.alt_response(200, success=True, content_type="text/csv", description="The same statement as CSV")

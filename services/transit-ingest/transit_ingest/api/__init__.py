@@ -15,4 +15,4 @@ def runtime() -> TransitIngest:
 
 from . import card_links, feeds, operators, taps  # noqa: E402  (they use runtime())
 
-BLUEPRINTS = [operators.blp, card_links.blp, taps.blp, feeds.blp]
+BLUEPRINTS = [operators.blp, card_links.blp, card_links.members_blp, taps.blp, feeds.blp]

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rewards_shared.validation import IDENTIFIER
-from rewards_shared.web import require
+from rewards_shared.web import current_principal, require
 
 from .. import services
 from . import runtime
@@ -28,24 +28,41 @@ class LinkOut(Schema):
     operator_id = fields.String()
     card_hint = fields.String(metadata={"description": "Last characters of the card reference"})
     linked_at = fields.DateTime()
+    unlinked_at = fields.DateTime(allow_none=True)
+
+
+class LinkList(Schema):
+    items = fields.List(fields.Nested(LinkOut))
 
 
 @blp.route("")
 class CardLinks(MethodView):
-    @require("app")
+    @require("app", "member")
     @blp.arguments(NewLink)
     @blp.response(201, LinkOut)
     def post(self, body):
         """Link a card to a member (200 when it already is); journeys from the 14 days before count."""
-        link, created = services.link_card(runtime(), **body)
+        link, created = services.link_card(runtime(), current_principal(), **body)
         # 200 for a link that already exists, as POST /v1/members does: the app may safely send it again.
         return link, 201 if created else 200
 
 
 @blp.route("/<operator_id>/<card_ref>")
 class CardLink(MethodView):
-    @require("app")
+    @require("app", "member")
     @blp.response(204)
     def delete(self, operator_id, card_ref):
-        """Unlink a card; its later taps earn nothing."""
-        services.unlink_card(runtime(), operator_id=operator_id, card_ref=card_ref)
+        """Unlink a card; its later taps earn nothing. A member's credential unlinks only its own cards."""
+        services.unlink_card(runtime(), current_principal(), operator_id=operator_id, card_ref=card_ref)
+
+
+members_blp = Blueprint("member_card_links", __name__, url_prefix="/v1/members", description="A member's cards")
+
+
+@members_blp.route("/<member_id>/card-links")
+class MemberCardLinks(MethodView):
+    @require("app", "member", "support")
+    @members_blp.response(200, LinkList)
+    def get(self, member_id):
+        """The member's cards, linked now or before (only the last characters of each card are kept)."""
+        return {"items": services.card_links(runtime(), current_principal(), member_id)}

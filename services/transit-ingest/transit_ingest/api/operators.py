@@ -88,7 +88,7 @@ class Operators(MethodView):
 
 @blp.route("/<operator_id>")
 class OneOperator(MethodView):
-    @require("operator")
+    @require("admin", "operator")
     @blp.response(200, OperatorOut)
     def get(self, operator_id):
         """An operator's registration (admin, or the operator itself)."""
