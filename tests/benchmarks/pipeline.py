@@ -337,7 +337,7 @@ def http(target: Target, scale: Scale) -> dict:
         return {"skipped": "wrk is not installed (apt-get install -y wrk)"}
     member = _link_members(target, f"http{uuid.uuid4().hex[:6]}", 1)[0]
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda n: target.client("points", "admin").post(
+        list(pool.map(lambda n: target.client("points", "finance").post(
             "/v1/adjustments", json={"member_id": member, "points": 5, "reason": "bench"},
             headers={"Idempotency-Key": f"{member}-{n}"}), range(50)))
     reads = _wrk(f"{target.urls['points']}/v1/members/{member}/balance", target.token("app"), scale.http_seconds)

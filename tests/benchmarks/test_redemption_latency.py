@@ -12,10 +12,10 @@ CLIENTS = int(os.environ.get("BENCH_REDEMPTION_CLIENTS", "4"))
 
 
 def prepare(client) -> str:
-    admin = client("redemption", "admin")
+    catalogue = client("redemption", "catalogue")
     partner_id, reward_id = f"bench-{uuid.uuid4().hex[:8]}", f"bench-{uuid.uuid4().hex[:8]}"
-    assert admin.post("/v1/partners", json={"partner_id": partner_id, "name": "Bench café"}).status_code == 201
-    assert admin.post("/v1/rewards", json={"reward_id": reward_id, "partner_id": partner_id, "title": "Espresso",
+    assert catalogue.post("/v1/partners", json={"partner_id": partner_id, "name": "Bench café"}).status_code == 201
+    assert catalogue.post("/v1/rewards", json={"reward_id": reward_id, "partner_id": partner_id, "title": "Espresso",
                                            "cost_points": 1, "stock": 100_000}).status_code == 201
     return reward_id
 
@@ -23,7 +23,7 @@ def prepare(client) -> str:
 def funded_member(client) -> str:
     member_id = f"bench-{uuid.uuid4().hex[:10]}"
     client("points").post("/v1/members", json={"member_id": member_id})
-    credited = client("points", "admin").post("/v1/adjustments", json={
+    credited = client("points", "finance").post("/v1/adjustments", json={
         "member_id": member_id, "points": 100_000, "reason": "benchmark"}, headers={"Idempotency-Key": member_id})
     assert credited.status_code == 201, credited.text
     return member_id

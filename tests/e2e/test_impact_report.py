@@ -135,17 +135,17 @@ def test_every_figure_of_the_impact_report_from_events_through_the_real_stack(st
     code_key = Path(env["VOLUNTEERING_CODE_KEY_FILE"]).read_text()
     minutes = [volunteer(client, code_key, organiser, opportunity.json()["opportunity_id"], m) for m in drivers[:5]]
 
-    app, admin = client("points"), client("points", "admin")
+    app, catalogue = client("points"), client("points", "catalogue")
     wait_for(lambda: all(app.get(f"/v1/members/{m}/balance").json()["available"] >= 10 for m in drivers + riders),
              timeout=90, what="points for every journey")
-    assert admin.post("/v1/community-groups", json={"group_id": f"food-bank-{run}", "name": "Food bank"}) \
+    assert catalogue.post("/v1/community-groups", json={"group_id": f"food-bank-{run}", "name": "Food bank"}) \
         .status_code == 201
     for member in riders:
         donated = app.post("/v1/donations", json={"member_id": member, "group_id": f"food-bank-{run}", "points": 5},
                            headers={"Idempotency-Key": f"{run}-{member}"})
         assert donated.status_code == 201, donated.text
 
-    shop = client("redemption", "admin")
+    shop = client("redemption", "catalogue")
     assert shop.post("/v1/partners", json={"partner_id": "kirkgate-cafe", "name": "Kirkgate Café"}).status_code == 201
     reward = {"reward_id": "flat-white", "partner_id": "kirkgate-cafe", "title": "Flat white", "cost_points": 10,
               "stock": 5, "funded_by": "council", "settlement_pence": 250}

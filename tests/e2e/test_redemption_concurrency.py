@@ -13,14 +13,15 @@ SERVICES = ["points", "redemption"]
 
 
 @pytest.fixture
-def admin(client):
-    return client("redemption", "admin")
+def catalogue(client):
+    return client("redemption", "catalogue")
 
 
 @pytest.fixture
-def partner_id(admin):
+def partner_id(catalogue):
     partner = f"leisure-{uuid.uuid4().hex[:8]}"
-    assert admin.post("/v1/partners", json={"partner_id": partner, "name": "John Charles Centre"}).status_code == 201
+    created = catalogue.post("/v1/partners", json={"partner_id": partner, "name": "John Charles Centre"})
+    assert created.status_code == 201
     return partner
 
 
@@ -43,8 +44,8 @@ def settle(app, redemption_ids):
     return wait_for(final, timeout=60, interval=0.2, what="every redemption to leave pending")
 
 
-def test_a_hundred_members_racing_for_ten_units_get_exactly_ten_vouchers(client, admin, partner_id):
-    reward_id = new_reward(admin, partner_id, stock=10, per_member_limit=1)
+def test_a_hundred_members_racing_for_ten_units_get_exactly_ten_vouchers(client, catalogue, partner_id):
+    reward_id = new_reward(catalogue, partner_id, stock=10, per_member_limit=1)
     members = [f"m-{uuid.uuid4().hex[:12]}" for _ in range(100)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda member: give_points(client, member, 50), members))
@@ -60,13 +61,13 @@ def test_a_hundred_members_racing_for_ten_units_get_exactly_ten_vouchers(client,
     assert len(accepted) == 10
     assert len(refused) == 90 and {r["reason"] for r in refused} == {"out_of_stock"}
     assert [r["status"] for r in settle(client("redemption"), accepted)] == ["issued"] * 10
-    assert admin.get(f"/v1/rewards/{reward_id}").json()["stock"] == 0
+    assert catalogue.get(f"/v1/rewards/{reward_id}").json()["stock"] == 0
 
 
-def test_twenty_racing_redemptions_of_a_member_with_a_hundred_points_issue_three(client, admin, partner_id,
+def test_twenty_racing_redemptions_of_a_member_with_a_hundred_points_issue_three(client, catalogue, partner_id,
                                                                                    member_id):
     give_points(client, member_id, 100)
-    reward_id = new_reward(admin, partner_id, stock=50, per_member_limit=None, cost_points=30)
+    reward_id = new_reward(catalogue, partner_id, stock=50, per_member_limit=None, cost_points=30)
     points = client("points")
     seen_available = []
     done = threading.Event()
@@ -96,12 +97,12 @@ def test_twenty_racing_redemptions_of_a_member_with_a_hundred_points_issue_three
     balance = points.get(f"/v1/members/{member_id}/balance").json()
     assert (balance["available"], balance["held"]) == (10, 90)
     assert seen_available and min(seen_available) >= 0
-    assert admin.get(f"/v1/rewards/{reward_id}").json()["stock"] == 47
+    assert catalogue.get(f"/v1/rewards/{reward_id}").json()["stock"] == 47
 
 
-def test_one_idempotency_key_sent_ten_times_at_once_makes_one_redemption(client, admin, partner_id, member_id):
+def test_one_idempotency_key_sent_ten_times_at_once_makes_one_redemption(client, catalogue, partner_id, member_id):
     give_points(client, member_id, 100)
-    reward_id = new_reward(admin, partner_id, stock=20, per_member_limit=None)
+    reward_id = new_reward(catalogue, partner_id, stock=20, per_member_limit=None)
     key = f"tap-{uuid.uuid4().hex}"
 
     def attempt(_):
@@ -116,7 +117,7 @@ def test_one_idempotency_key_sent_ten_times_at_once_makes_one_redemption(client,
     app = client("redemption")
     history = app.get(f"/v1/members/{member_id}/redemptions").json()["items"]
     assert [r["redemption_id"] for r in history] == list(ids)
-    assert admin.get(f"/v1/rewards/{reward_id}").json()["stock"] == 19
+    assert catalogue.get(f"/v1/rewards/{reward_id}").json()["stock"] == 19
     assert settle(app, ids)[0]["status"] == "issued"
     balance = client("points").get(f"/v1/members/{member_id}/balance").json()
     assert (balance["available"], balance["held"]) == (70, 30)

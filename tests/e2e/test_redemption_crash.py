@@ -16,10 +16,10 @@ SERVICES = ["points", "redemption"]
 
 def test_a_worker_killed_mid_saga_leaves_every_redemption_final_and_the_ledger_in_agreement(
         client, services, stack, stack_env, member_id):
-    admin, app, points = client("redemption", "admin"), client("redemption"), client("points")
+    catalogue, app, points = client("redemption", "catalogue"), client("redemption"), client("points")
     partner_id = f"theatre-{uuid.uuid4().hex[:8]}"
-    assert admin.post("/v1/partners", json={"partner_id": partner_id, "name": "Leeds Playhouse"}).status_code == 201
-    reward_id = new_reward(admin, partner_id, stock=50, per_member_limit=None, cost_points=30)
+    assert catalogue.post("/v1/partners", json={"partner_id": partner_id, "name": "Leeds Playhouse"}).status_code == 201
+    reward_id = new_reward(catalogue, partner_id, stock=50, per_member_limit=None, cost_points=30)
     give_points(client, member_id, 100)
 
     devstack.stop_process(stack, "redemption-worker")
@@ -60,4 +60,4 @@ def test_a_worker_killed_mid_saga_leaves_every_redemption_final_and_the_ledger_i
     wait_for(lambda: points.get(f"/v1/members/{member_id}/balance").json()["held"] == 30,
              what="the ledger to capture one hold and release another")
     assert points.get(f"/v1/members/{member_id}/balance").json()["available"] == 40
-    assert admin.get(f"/v1/rewards/{reward_id}").json()["stock"] == 48
+    assert catalogue.get(f"/v1/rewards/{reward_id}").json()["stock"] == 48

@@ -195,8 +195,10 @@ def test_opportunities_belong_to_their_organiser(app, organiser, client, organis
         "title": "x", "organiser_id": "someone-else", "starts_at": now().isoformat(),
         "ends_at": (now() + timedelta(hours=1)).isoformat()})
     assert for_another.status_code == 403 and set(for_another.json()["errors"]) == {"organiser_id"}
-    admin = client("points", "admin")
-    unowned = admin.post("/v1/opportunities", headers={"Idempotency-Key": uuid.uuid4().hex}, json={
+    assert client("points", "admin").post("/v1/opportunities", headers={"Idempotency-Key": "k"},
+                                          json={}).status_code == 403
+    catalogue = client("points", "catalogue")
+    unowned = catalogue.post("/v1/opportunities", headers={"Idempotency-Key": uuid.uuid4().hex}, json={
         "title": "x", "starts_at": now().isoformat(), "ends_at": (now() + timedelta(hours=1)).isoformat()})
     assert unowned.status_code == 422 and set(unowned.json()["errors"]) == {"organiser_id"}
     bad = organiser.post("/v1/opportunities", headers={"Idempotency-Key": uuid.uuid4().hex}, json={

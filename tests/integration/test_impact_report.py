@@ -243,7 +243,8 @@ def test_the_report_over_http_for_analysts_only_as_json_csv_and_a_page(rt, drive
     page = client.get("/v1/reports/impact.html?from=2025-03-01&to=2025-03-31", headers=analyst)
     assert page.status_code == 200 and page.mimetype == "text/html" and "<svg" in page.get_data(as_text=True)
 
-    for role, status in ((None, 401), ("app", 403), ("operator:leeds-bus", 403), ("admin", 200)):
+    for role, status in ((None, 401), ("app", 403), ("operator:leeds-bus", 403), ("admin", 403), ("support", 403),
+                         ("member:m-1", 403)):
         headers = {"Authorization": f"Bearer {issue_token(role)}"} if role else {}
         assert client.get(path, headers=headers).status_code == status, role
     bad = client.get("/v1/reports/impact?from=2025-03-31&to=2025-03-01", headers=analyst)
