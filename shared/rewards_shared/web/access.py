@@ -61,7 +61,9 @@ class UsageRecorder:
             if len(self._noted) > 10_000:
                 self._noted = {jti: at for jti, at in self._noted.items() if now - at < self.every}
             self._noted[principal.jti] = now
-        statement = insert(credential_use).values(jti=principal.jti, role=principal.role, last_used_at=sa.func.now())
+        # A member-bound credential is noted by its kind only: the note must not outlive the member's erasure.
+        role = principal.kind if principal.kind == "member" else principal.role
+        statement = insert(credential_use).values(jti=principal.jti, role=role, last_used_at=sa.func.now())
         try:
             with self.database.engine.begin() as connection:
                 connection.execute(statement.on_conflict_do_update(
