@@ -39,11 +39,14 @@ SERVICES = {
     "points": Service(8001, "points", ("transit.journeys.v1", "volunteering.attendances.v1",
                                        "redemption.events.v1", "members.v1"),
                       ("ledger.events.v1", "volunteering.attendances.v1", "members.v1")),
-    "transit-ingest": Service(8002, "transit_ingest", ("members.v1",), ("transit.journeys.v1",)),
-    "redemption": Service(8003, "redemption", ("ledger.events.v1",), ("redemption.events.v1",)),
-    "notifications": Service(8004, "notifications", ("ledger.events.v1", "redemption.events.v1", "members.v1"), ()),
+    # every service answers subject access requests on members.v1 (member.export_part)
+    "transit-ingest": Service(8002, "transit_ingest", ("members.v1",), ("transit.journeys.v1", "members.v1")),
+    "redemption": Service(8003, "redemption", ("ledger.events.v1", "members.v1"),
+                          ("redemption.events.v1", "members.v1")),
+    "notifications": Service(8004, "notifications", ("ledger.events.v1", "redemption.events.v1", "members.v1"),
+                             ("members.v1",)),
     "impact": Service(8005, "impact", ("transit.journeys.v1", "volunteering.attendances.v1", "ledger.events.v1",
-                                       "redemption.events.v1", "members.v1"), ()),
+                                       "redemption.events.v1", "members.v1"), ("members.v1",)),
 }
 
 
