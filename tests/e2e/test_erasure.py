@@ -16,6 +16,7 @@ from kafka import KafkaProducer
 
 from points import ledger
 from points.models import Account, Earning, Transfer
+from points.verify import snapshot, verify
 from rewards_shared.db import processed_events
 from rewards_shared.events import Event, encode
 from rewards_shared.topics import (
@@ -199,3 +200,6 @@ def ledger_kept_amounts_only(databases, member: Member, late: list[Event], erase
             Transfer.member_id == pseudonym, Transfer.created_at >= datetime.fromtimestamp(erased_at, UTC))
         ).scalars().all()
         assert sorted(since) == ["erase", "reject", "release"], "the erasure's own entries, nothing after them"
+    with snapshot(databases("points")) as session:
+        report = verify(session, at=datetime.now(UTC))
+    assert report.ok, report.breaches
