@@ -66,9 +66,12 @@ class Tombstones:
             self.table.c.marker == self.marker(member_id))).first() is not None
 
     def bury(self, session: Session, member_id: str) -> bool:
-        """Record the erasure; True the first time."""
-        return session.execute(insert(self.table).values(marker=self.marker(member_id))
-                               .on_conflict_do_nothing().returning(self.table.c.marker)).first() is not None
+        """Record the erasure, and forget the stored replies that name the member; True the first time."""
+        buried = session.execute(insert(self.table).values(marker=self.marker(member_id))
+                                 .on_conflict_do_nothing().returning(self.table.c.marker)).first() is not None
+        if buried:
+            forget_requests(session, member_id)
+        return buried
 
 
 def new_pseudonym() -> str:

@@ -144,7 +144,6 @@ def erase_member(rt: Notifications, session: Session, member_id: str) -> None:
     """Contacts, preferences, inbox and deliveries go; a tombstone keeps late events from writing again."""
     members.erase(session, member_id)
     rt.tombstones.bury(session, member_id)
-    erasure.forget_requests(session, member_id)
 
 
 def answer_export(rt: Notifications, session: Session, request: dict) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from rewards_shared import erasure, exports
+from rewards_shared import exports
 from rewards_shared.auth import Principal
 from rewards_shared.errors import Forbidden, Gone, Invalid, NotFound
 from rewards_shared.pagination import decode_cursor, page_of
@@ -263,10 +263,8 @@ def _authorise_partner(principal: Principal, partner_id: str, hide: str | None =
 def forget_member(rt: RedemptionRuntime, session: Session, member_id: str) -> None:
     """`member.erased`: live redemptions are cancelled (their stock returns; the ledger has released the
     holds itself), and every redemption loses the member's id. Redeemed ones stay for settlement."""
-    if not rt.tombstones.bury(session, member_id):
-        return
-    redemptions.forget_member(session, member_id)
-    erasure.forget_requests(session, member_id)
+    if rt.tombstones.bury(session, member_id):
+        redemptions.forget_member(session, member_id)
 
 
 def answer_export(rt: RedemptionRuntime, session: Session, request: dict) -> None:

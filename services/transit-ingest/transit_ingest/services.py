@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rewards_shared import erasure, exports
+from rewards_shared import exports
 from rewards_shared.auth import Principal
 from rewards_shared.errors import Forbidden, Gone
 from rewards_shared.pagination import decode_cursor, page_of
@@ -161,7 +161,6 @@ def card_links(rt: TransitIngest, principal: Principal, member_id: str) -> list[
 def forget_member(rt: TransitIngest, session: Session, member_id: str) -> None:
     links.forget_member(session, member_id)
     rt.tombstones.bury(session, member_id)
-    erasure.forget_requests(session, member_id)
 
 
 def answer_export(rt: TransitIngest, session: Session, request: dict) -> None:

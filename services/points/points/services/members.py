@@ -31,11 +31,11 @@ class Registration:
     created: bool
 
 
-def living_member(rt: Points, session: Session, member_id: str) -> Member:
+def living_member(rt: Points, session: Session, member_id: str, *, for_update: bool = False) -> Member:
     """The member, or why not: 404 unknown, 410 erased."""
     if rt.tombstones.is_erased(session, member_id):
         raise Gone(f"Member {member_id} was erased.")
-    member = session.get(Member, member_id)
+    member = session.get(Member, member_id, with_for_update=for_update)
     if member is None:
         raise NotFound(f"No member {member_id}.")
     if member.erased_at is not None:
@@ -74,7 +74,6 @@ def erase_member(rt: Points, principal: Principal, member_id: str) -> None:
         if not ledger.erase_member(session, member_id, pseudonym=erasure.new_pseudonym(), at=rt.clock()):
             raise NotFound(f"No member {member_id}.")
         rt.tombstones.bury(session, member_id)
-        erasure.forget_requests(session, member_id)
         session.query(Export).filter(Export.member_id == member_id).delete()
 
 

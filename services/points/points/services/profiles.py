@@ -6,11 +6,12 @@ import re
 from typing import TYPE_CHECKING
 
 from rewards_shared.auth import Principal
-from rewards_shared.errors import Gone, Invalid, NotFound
+from rewards_shared.errors import Invalid
 from rewards_shared.events.schemas import USUAL_MODES
 
 from .. import ledger
 from ..models import Member
+from .members import living_member
 
 if TYPE_CHECKING:
     from ..bootstrap import Points
@@ -35,19 +36,10 @@ def _shown(member: Member) -> dict:
             "research_consent": member.research_consent, "updated_at": member.profile_updated_at}
 
 
-def _member(session, member_id: str, *, for_update: bool = False) -> Member:
-    member = session.get(Member, member_id, with_for_update=for_update)
-    if member is None:
-        raise NotFound(f"No member {member_id}.")
-    if member.erased_at is not None:
-        raise Gone(f"Member {member_id} was erased.")
-    return member
-
-
 def profile(rt: Points, principal: Principal, member_id: str) -> dict:
     principal.check_member(member_id)
     with rt.database.transaction() as session:
-        return _shown(_member(session, member_id))
+        return _shown(living_member(rt, session, member_id))
 
 
 def set_profile(rt: Points, principal: Principal, member_id: str, *, home_area: str | None,
@@ -59,7 +51,7 @@ def set_profile(rt: Points, principal: Principal, member_id: str, *, home_area: 
     wanted = {"home_area": postcode_district(home_area), "usual_mode": usual_mode,
               "research_consent": research_consent}
     with rt.database.transaction() as session:
-        member = _member(session, member_id, for_update=True)
+        member = living_member(rt, session, member_id, for_update=True)
         if any(getattr(member, name) != value for name, value in wanted.items()) \
                 or member.profile_updated_at is None:
             for name, value in wanted.items():
