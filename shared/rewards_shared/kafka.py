@@ -21,12 +21,17 @@ log = logging.getLogger(__name__)
 
 REPLICATION_FACTOR = int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
 
+# Measured in tests/benchmarks/test_messaging.py (events of about 470 bytes, this 2-core machine shared
+# with the broker): zstd takes one producer from 5,000–8,600 to about 20,000 msgs/s (lz4 17,500, gzip
+# 13,600–15,400), and consumers read the compressed log about three times as fast (12,000–15,000 →
+# 38,000–50,000 msgs/s); linger 0 or 20 ms and 1 MiB batches moved nothing beyond the noise. Waiting for
+# each message instead of the batch: about 110 msgs/s. Consumers decompress with the same `zstandard`.
 PRODUCER_SETTINGS = dict(
     acks="all",
     enable_idempotence=True,
     linger_ms=5,
     batch_size=256 * 1024,
-    compression_type=None,
+    compression_type="zstd",
     max_in_flight_requests_per_connection=5,
     request_timeout_ms=15000,
 )
@@ -35,6 +40,9 @@ PRODUCER_SETTINGS = dict(
 # the row is refused (and retried later) while the others go on.
 RELAY_SETTINGS = dict(max_block_ms=10000)
 
+# Fetch sizes were measured too (fetch_min_bytes 64 KiB with a 100 ms wait, 4 MiB per partition with 2,000
+# records a poll): no gain beyond the noise, and a larger fetch_min_bytes would add its wait to every quiet
+# event's latency, so kafka-python's fetch defaults stay.
 CONSUMER_SETTINGS = dict(
     enable_auto_commit=False,
     auto_offset_reset="earliest",

@@ -75,6 +75,7 @@ PRODUCER_VARIANTS = {
     "linger 0": dict(linger_ms=0, compression_type=None),
     "linger 20 ms": dict(linger_ms=20, compression_type=None),
     "linger 5 ms + gzip": dict(linger_ms=5, compression_type="gzip"),
+    "linger 5 ms, 1 MiB batches": dict(linger_ms=5, compression_type=None, batch_size=1024 * 1024),
 }
 for codec, module in (("lz4", "lz4"), ("zstd", "zstandard"), ("snappy", "snappy")):
     try:
@@ -92,17 +93,24 @@ CONSUMER_VARIANTS = {
 }
 
 
+def best_of(runs: int, measure) -> int:
+    """The best of a few runs: the machine is shared, and the slow runs measure the neighbours."""
+    return max(measure() for _ in range(runs))
+
+
 def test_kafka_client_settings(infra):
     payloads = [(e.subject.encode(), encode(e)) for e in events(MESSAGES, "p")]
-    produced = {"the services' settings": produce(infra.bootstrap, new_topic(infra.bootstrap), payloads)}
-    small = payloads[: max(1, MESSAGES // 10)]
-    produced["waiting for each message (1/10 of the messages)"] = produce(
-        infra.bootstrap, new_topic(infra.bootstrap), small, wait_each=True)
-    for name, settings in PRODUCER_VARIANTS.items():
-        produced[name] = produce(infra.bootstrap, new_topic(infra.bootstrap), payloads, **settings)
+    produce(infra.bootstrap, new_topic(infra.bootstrap), payloads)  # warm up the broker and this process
+    small = payloads[: max(1, MESSAGES // 20)]
+    produced = {"waiting for each message (1/20 of the messages)": produce(
+        infra.bootstrap, new_topic(infra.bootstrap), small, wait_each=True)}
+    for name, settings in {**PRODUCER_VARIANTS, "the services' settings": {}}.items():
+        produced[name] = best_of(2, lambda s=settings: produce(infra.bootstrap, new_topic(infra.bootstrap),
+                                                                payloads, **s))
     source = new_topic(infra.bootstrap)
     produce(infra.bootstrap, source, payloads)
-    consumed = {name: consume(infra.bootstrap, source, len(payloads), **settings)
+    consume(infra.bootstrap, source, len(payloads))  # warm up: the log is in the page cache from here on
+    consumed = {name: best_of(2, lambda s=settings: consume(infra.bootstrap, source, len(payloads), **s))
                 for name, settings in CONSUMER_VARIANTS.items()}
     record("messaging_clients", {
         "messages": MESSAGES, "message_bytes": len(payloads[0][1]),
