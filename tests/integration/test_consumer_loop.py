@@ -1,4 +1,5 @@
 import json
+import secrets
 import uuid
 
 import pytest
@@ -6,8 +7,9 @@ import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy.exc import OperationalError
 
-from rewards_shared import kafka
+from rewards_shared import kafka, outbox
 from rewards_shared.consumer import Backoff, Batched, ConsumerLoop
+from rewards_shared.db import outbox as outbox_table
 from rewards_shared.events import Event, encode
 from rewards_shared.topics import TopicSpec, dead_letter_topic
 from tests.integration.conftest import Running, credits, read_to_end, read_topic
@@ -227,3 +229,40 @@ def test_per_event_and_batch_handlers_share_a_poll_and_each_key_keeps_its_order(
         wait_for(lambda: all(len(credited(scratch_db, m)) == 4 for m in members), what="every member's events")
     for member in members:
         assert [points for _, who, points in seen if who == member] == [1, 2, 3, 4]
+
+
+def test_what_a_handler_writes_to_the_outbox_continues_the_trace_of_its_event(
+        scratch_db, infra, topic, member_id):
+    def announce_all(session, events):
+        for event in events:
+            data = event.load_data()
+            outbox.add(session, earned(f"{data['member_id']}-echo", data["points"]), topic="test.never-published",
+                       caused_by=event)
+
+    def announce(session, event):
+        data = event.load_data()
+        outbox.add(session, earned(f"{data['member_id']}-echo", data["points"]), topic="test.never-published")
+
+    traces = {}
+    producer = KafkaProducer(bootstrap_servers=infra.bootstrap)
+    for n, kind in enumerate(["points.earned", "points.earned", "points.adjusted", "points.earned"]):
+        member = f"{member_id}-{n}"
+        traces[f"{member}-echo"] = secrets.token_hex(16)
+        event = Event.create(kind, "test", member, {"member_id": member, "points": n})
+        producer.send(topic, key=member.encode(), value=encode(event),
+                      headers=[("traceparent", f"00-{traces[f'{member}-echo']}-{secrets.token_hex(8)}-01".encode())])
+    producer.flush()
+    producer.close()
+    loop = make_loop(scratch_db, infra, topic, handlers={"points.earned": Batched(announce_all),
+                                                         "points.adjusted": announce})
+
+    def written():
+        with scratch_db.transaction() as session:
+            return dict(session.execute(sa.select(outbox_table.c.key, outbox_table.c.headers)
+                                        .where(outbox_table.c.key.in_(list(traces)))).all())
+
+    with Running(loop):
+        rows = wait_for(lambda: (found := written()) and len(found) == 4 and found, what="the four announcements")
+    with scratch_db.transaction() as session:
+        session.execute(outbox_table.delete().where(outbox_table.c.key.in_(list(traces))))
+    assert {key: headers["traceparent"].split("-")[1] for key, headers in rows.items()} == traces
