@@ -11,6 +11,7 @@ from rewards_shared.cli import cli
 from rewards_shared.db import outbox as outbox_table
 from rewards_shared.events import Event
 from rewards_shared.outbox import OutboxRelay, RetryPolicy
+from rewards_shared.topics import TopicSpec
 from tests.integration.conftest import Running, read_topic
 from tests.support.polling import wait_for
 
@@ -176,3 +177,26 @@ def test_the_cli_lists_failed_rows_and_retries_them(stack_env, databases, member
         with points.transaction() as session:
             session.execute(outbox_table.delete().where(outbox_table.c.event_id.in_(
                 [uuid.UUID(failed.id), uuid.UUID(held.id)])))
+
+
+def test_rows_for_a_topic_the_broker_lacks_wait_for_it_without_holding_up_the_rest(
+        scratch_db, infra, topic, member_id):
+    missing = f"test.later.{uuid.uuid4().hex[:10]}"
+    waiting = [earned(member_id, 1), earned(member_id, 2)]
+    flowing = [earned(f"{member_id}-other", 3)]
+    with scratch_db.transaction() as session:
+        outbox.add_many(session, waiting, topic=missing)
+        outbox.add_many(session, flowing, topic=topic)
+    relay = OutboxRelay(scratch_db, lambda: kafka.producer(infra.bootstrap, "patient", max_block_ms=300),
+                        service=f"patient-{uuid.uuid4()}", idle_wait=0.2,
+                        retry=RetryPolicy(max_attempts=100, first_delay=0.05, max_delay=0.2))
+    with Running(relay):
+        assert [json.loads(r.value)["id"] for r in read_topic(infra.bootstrap, topic, expected=1)] == \
+            [flowing[0].id]
+        first = wait_for(lambda: (row := outbox_rows(scratch_db, waiting)[waiting[0].id])["last_error"] and row,
+                         what="the first row's refusal")
+        assert "KafkaTimeoutError" in first["last_error"] and first["status"] == "pending"
+        assert outbox_rows(scratch_db, waiting)[waiting[1].id]["attempts"] == 0, "the second waits behind it"
+        kafka.ensure_topics(infra.bootstrap, (TopicSpec(missing, partitions=1),))
+        records = read_topic(infra.bootstrap, missing, expected=2, timeout=30)
+    assert [json.loads(r.value)["id"] for r in records] == [e.id for e in waiting]
