@@ -7,7 +7,9 @@ backoff; after `max_attempts` refusals it is `failed`, with its error kept, unti
 of its own key on its topic — from its first refusal until it is sent — so a member's events are never
 published out of order. (The one exception: a refusal the broker reports only after later rows of
 that key were already on their way in the same round; a row refused before it leaves, such as one too
-large, never lets anything past.) Sent rows are deleted after `keep_sent`.
+large, never lets anything past.) A broker that is down is not held against the rows; nor is a topic
+it has not got (yet): that topic is skipped for a while so its rows cannot fill every round, and they
+wait with the reason recorded. Sent rows are deleted after `keep_sent`.
 """
 from __future__ import annotations
 
@@ -71,6 +73,7 @@ WITH troubled AS (
     GROUP BY topic, key)
 SELECT o.id, o.event_id, o.topic, o.key, o.payload, o.headers, o.attempts FROM outbox o
 WHERE o.status = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+  AND NOT o.topic = ANY(CAST(:stalled AS text[]))
   AND NOT EXISTS (SELECT 1 FROM troubled t WHERE t.topic = o.topic AND t.key = o.key AND t.first_id < o.id)
 ORDER BY o.id
 LIMIT :limit
@@ -111,6 +114,9 @@ class OutboxRelay:
         self._producer = None
         self._listener: psycopg.Connection | None = None
         self._leading = False
+        # topics the broker gave no metadata for (not created yet?): skipped until then, so their rows
+        # can neither fill every round nor make each round wait for the metadata again
+        self._stalled: dict[str, tuple[int, float]] = {}
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -132,16 +138,17 @@ class OutboxRelay:
     def publish_batch(self) -> int:
         """One round: publish the due rows; how many were tried."""
         started = time.perf_counter()
+        now = time.monotonic()
+        stalled = {topic for topic, (_, until) in self._stalled.items() if until > now}
         with self.database.transaction() as session:
-            rows = session.execute(_DUE, {"limit": self.batch_size}).all()
+            rows = session.execute(_DUE, {"limit": self.batch_size, "stalled": sorted(stalled)}).all()
         if not rows:
             return 0
         producer = self._ensure_producer()
         futures, refused = [], {}
-        stalled_topics: set[str] = set()
         held: set[tuple[str, str]] = set()
         for row in rows:
-            if row.topic in stalled_topics or (row.topic, row.key) in held:
+            if row.topic in stalled or (row.topic, row.key) in held:
                 continue
             try:
                 futures.append((row, producer.send(
@@ -150,7 +157,9 @@ class OutboxRelay:
             except Exception as error:  # refused before it left: too large, or no metadata for its topic
                 refused[row.id] = (row, error)
                 if isinstance(error, KafkaTimeoutError):
-                    stalled_topics.add(row.topic)
+                    stalls = self._stalled.get(row.topic, (0, 0.0))[0] + 1
+                    self._stalled[row.topic] = (stalls, time.monotonic() + self.retry.delay(stalls))
+                    stalled.add(row.topic)
                 if row.key is not None:
                     held.add((row.topic, row.key))
         producer.flush()
@@ -158,30 +167,34 @@ class OutboxRelay:
         for row, future in futures:
             if future.succeeded():
                 sent.append(row.id)
+                self._stalled.pop(row.topic, None)
             else:
                 refused[row.id] = (row, future.exception)
         faults.point("relay.after_publish")
+        # Nothing got through and every error may pass: the broker, not the rows, is at fault, so no
+        # attempt counts. A row whose topic had no metadata still records why it waits.
         outage = not sent and all(getattr(error, "retriable", False) for _, error in refused.values())
         with self.database.transaction() as session:
             if sent:
                 session.execute(outbox.update().where(outbox.c.id.in_(sent))
                                 .values(status=SENT, published_at=sa.func.now(), next_attempt_at=None))
-            if not outage:
-                for row, error in refused.values():
-                    self._refused(session, row, error)
+            for row, error in refused.values():
+                if not outage or (isinstance(error, KafkaTimeoutError) and row.topic in stalled):
+                    self._refused(session, row, error, counts=not outage)
         metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(sent))
         metrics.OUTBOX_PUBLISH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
-        if outage and refused:
-            raise BrokerUnavailable(str(next(iter(refused.values()))[1]))
+        unreachable = [error for row, error in refused.values() if row.topic not in stalled]
+        if outage and unreachable:
+            raise BrokerUnavailable(str(unreachable[0]))
         return len(rows)
 
-    def _refused(self, session: Session, row, error: BaseException) -> None:
-        attempts = row.attempts + 1
+    def _refused(self, session: Session, row, error: BaseException, *, counts: bool = True) -> None:
+        attempts = row.attempts + counts
         final = attempts >= self.retry.max_attempts
         session.execute(outbox.update().where(outbox.c.id == row.id).values(
             attempts=attempts, last_error=repr(error)[:1000], last_attempt_at=sa.func.now(),
             status=FAILED if final else PENDING,
-            next_attempt_at=None if final else sa.func.now() + timedelta(seconds=self.retry.delay(attempts))))
+            next_attempt_at=None if final else sa.func.now() + timedelta(seconds=self.retry.delay(max(attempts, 1)))))
         extra = {"event_id": str(row.event_id), "topic": row.topic, "attempts": attempts, "error": repr(error)[:300]}
         if final:
             metrics.OUTBOX_FAILED.labels(self.service, row.topic).inc()

@@ -183,13 +183,14 @@ def test_rows_for_a_topic_the_broker_lacks_wait_for_it_without_holding_up_the_re
         scratch_db, infra, topic, member_id):
     missing = f"test.later.{uuid.uuid4().hex[:10]}"
     waiting = [earned(member_id, 1), earned(member_id, 2)]
+    others_waiting = [earned(f"{member_id}-{n}", n) for n in range(3, 8)]
     flowing = [earned(f"{member_id}-other", 3)]
     with scratch_db.transaction() as session:
-        outbox.add_many(session, waiting, topic=missing)
+        outbox.add_many(session, waiting + others_waiting, topic=missing)
         outbox.add_many(session, flowing, topic=topic)
     relay = OutboxRelay(scratch_db, lambda: kafka.producer(infra.bootstrap, "patient", max_block_ms=300),
-                        service=f"patient-{uuid.uuid4()}", idle_wait=0.2,
-                        retry=RetryPolicy(max_attempts=100, first_delay=0.05, max_delay=0.2))
+                        service=f"patient-{uuid.uuid4()}", idle_wait=0.2, batch_size=3,
+                        retry=RetryPolicy(max_attempts=100, first_delay=0.5, max_delay=1))
     with Running(relay):
         assert [json.loads(r.value)["id"] for r in read_topic(infra.bootstrap, topic, expected=1)] == \
             [flowing[0].id]
@@ -198,5 +199,7 @@ def test_rows_for_a_topic_the_broker_lacks_wait_for_it_without_holding_up_the_re
         assert "KafkaTimeoutError" in first["last_error"] and first["status"] == "pending"
         assert outbox_rows(scratch_db, waiting)[waiting[1].id]["attempts"] == 0, "the second waits behind it"
         kafka.ensure_topics(infra.bootstrap, (TopicSpec(missing, partitions=1),))
-        records = read_topic(infra.bootstrap, missing, expected=2, timeout=30)
-    assert [json.loads(r.value)["id"] for r in records] == [e.id for e in waiting]
+        records = read_topic(infra.bootstrap, missing, expected=7, timeout=30)
+    published = [json.loads(r.value)["id"] for r in records]
+    assert sorted(published) == sorted(e.id for e in waiting + others_waiting)
+    assert published.index(waiting[0].id) < published.index(waiting[1].id)
