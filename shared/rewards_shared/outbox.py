@@ -196,6 +196,9 @@ class OutboxRelay:
             status=FAILED if final else PENDING,
             next_attempt_at=None if final else sa.func.now() + timedelta(seconds=self.retry.delay(max(attempts, 1)))))
         extra = {"event_id": str(row.event_id), "topic": row.topic, "attempts": attempts, "error": repr(error)[:300]}
+        traceparent = (row.headers or {}).get(tracing.TRACEPARENT, "")
+        if traceparent.count("-") == 3:  # the line belongs to the trace of the work that wrote the row
+            extra["trace_id"] = traceparent.split("-")[1]
         if final:
             metrics.OUTBOX_FAILED.labels(self.service, row.topic).inc()
             log.error("outbox row failed; later rows of its key wait until it is retried", extra=extra)
