@@ -269,6 +269,61 @@ def dlq_replay(topic: str, limit: int) -> None:
     click.echo(f"replayed {count} message(s)")
 
 
+@cli.group("outbox")
+def outbox_group() -> None:
+    """Each service's outbox: rows the broker refused until their last attempt, and retrying them."""
+
+
+def _service_databases(services: tuple[str, ...]):
+    from .config import Settings
+    from .db import Database
+    from .service import discover
+
+    known = discover()
+    for name in services or known:
+        if name not in known:
+            raise click.BadParameter(f"unknown service {name}; known: {', '.join(known)}")
+        yield name, Database(Settings.from_env(name).database_url, pool_size=1)
+
+
+@outbox_group.command("list")
+@click.argument("services", nargs=-1)
+@click.option("--status", type=click.Choice(["failed", "pending"]), default="failed", show_default=True)
+@click.option("--limit", default=100, show_default=True)
+def outbox_list(services: tuple[str, ...], status: str, limit: int) -> None:
+    """Outbox rows (of every service, or those named) as JSON lines, with how many later rows of the
+    same key each holds back."""
+    from . import outbox
+
+    for name, database in _service_databases(services):
+        try:
+            with database.transaction() as session:
+                rows = outbox.listing(session, status=status, limit=limit)
+        finally:
+            database.dispose()
+        for row in rows:
+            click.echo(json.dumps({"service": name, **row}, default=str))
+
+
+@outbox_group.command("retry")
+@click.argument("service")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "every", is_flag=True, help="Retry every failed row of the service")
+def outbox_retry(service: str, ids: tuple[int, ...], every: bool) -> None:
+    """Put failed rows back to pending with fresh attempts: the ids `outbox list` shows, or --all."""
+    from . import outbox
+
+    if bool(ids) == every:
+        raise click.UsageError("name the row ids to retry, or give --all")
+    for _, database in _service_databases((service,)):
+        try:
+            with database.transaction() as session:
+                count = outbox.retry(session, None if every else ids)
+        finally:
+            database.dispose()
+        click.echo(f"{service}: {count} row(s) back to pending")
+
+
 @cli.group()
 def stack() -> None:
     """The local stack (what `make up` and `make down` run)."""

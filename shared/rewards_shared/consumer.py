@@ -1,23 +1,28 @@
-"""The one consumer loop: batch poll, one transaction per event with dedupe, offsets committed
-only after the database, backoff on transient errors, dead-letter topic for poison messages."""
+"""The one consumer loop: each poll is applied in one transaction with dedupe (per-event handlers one
+after another, batch handlers once per type), offsets committed only after the database, backoff on
+transient errors, a dead-letter topic for poison messages. When a poll's transaction fails, its events
+are settled one by one, each in a transaction of its own, so one poison event cannot hold back the rest."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
 from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from marshmallow import ValidationError
+from opentelemetry.trace import SpanKind
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from . import faults, metrics
+from . import faults, metrics, tracing
 from .db import Database, processed_events
 from .events import Event, InvalidEvent, decode
 from .failures import is_transient
@@ -26,6 +31,26 @@ from .topics import dead_letter_topic
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Event], None]
+
+
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that takes every event of its type in a poll at once, in the poll's transaction:
+    the events are in offset order, new ones only (repeats were already filtered out)."""
+
+    def handle_batch(self, session: Session, events: list[Event]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Batched:
+    """`{"points.earned": Batched(credit_all)}` registers `credit_all(session, events)` as a batch handler."""
+    function: Callable[[Session, list[Event]], None]
+
+    def handle_batch(self, session: Session, events: list[Event]) -> None:
+        self.function(session, events)
+
+
+Registration = Handler | BatchHandler
 
 
 class PermanentError(Exception):
@@ -39,6 +64,36 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         return min(self.maximum, self.initial * 2 ** max(0, attempt - 1))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One decoded record: the event, its Kafka key (what orders it) and its trace."""
+    event: Event
+    key: bytes | None
+    traceparent: str | None
+    record: object = None
+
+
+def plan(deliveries: list[Delivery]) -> list[list[tuple[str, list[Delivery]]]]:
+    """Group a poll into rounds of (type, deliveries) so each type is handled by as few calls as possible
+    while every key keeps its order: a key's event joins the group of its previous event when the type
+    is the same, a later group of that round when not, and the next round if that group came earlier."""
+    rounds: list[dict[str, list[Delivery]]] = []
+    latest: dict[bytes | None, tuple[int, str]] = {}
+    for delivery in deliveries:
+        kind = delivery.event.type
+        number = 0
+        if delivery.key in latest:
+            number, previous = latest[delivery.key]
+            order = list(rounds[number])
+            if kind != previous and kind in order and order.index(kind) < order.index(previous):
+                number += 1
+        if number == len(rounds):
+            rounds.append({})
+        rounds[number].setdefault(kind, []).append(delivery)
+        latest[delivery.key] = (number, kind)
+    return [list(groups.items()) for groups in rounds]
 
 
 class _JoinListener(ConsumerRebalanceListener):
@@ -55,10 +110,10 @@ class _JoinListener(ConsumerRebalanceListener):
 
 
 class ConsumerLoop:
-    def __init__(self, *, name: str, topics: list[str], handlers: Mapping[str, Handler],
+    def __init__(self, *, name: str, topics: list[str], handlers: Mapping[str, Registration],
                  database: Database, consumer_factory: Callable[[], object],
                  producer_factory: Callable[[], object], max_attempts: int = 4,
-                 backoff: Backoff | None = None, poll_timeout_ms: int = 500, batch_size: int = 100):
+                 backoff: Backoff | None = None, poll_timeout_ms: int = 500, batch_size: int = 500):
         self.name = name
         self.batch_size = batch_size
         self.topics = topics
@@ -85,10 +140,10 @@ class ConsumerLoop:
                 batches = self._consumer.poll(timeout_ms=self.poll_timeout_ms)
                 if not self.ready.is_set() and self._joined.is_set() and self._sees_every_topic():
                     self.ready.set()
-                for partition, records in batches.items():
-                    done = self._process(records, stop)
-                    if done is not None:
-                        self._commit(partition, done)
+                records = [record for partition_records in batches.values() for record in partition_records]
+                for start in range(0, len(records), self.batch_size):
+                    chunk = records[start:start + self.batch_size]
+                    self._commit(chunk, self._settle(chunk, stop))
                     if stop.is_set():
                         break
         finally:
@@ -116,89 +171,149 @@ class ConsumerLoop:
         again, and the changed metadata makes the group rebalance to include it."""
         return all(self._consumer.partitions_for_topic(topic) for topic in self.topics)
 
-    def _process(self, records, stop: threading.Event):
-        """Settle records in order; returns the last one settled. Runs of records go through one
-        transaction when they all succeed (far fewer commits); any failure falls back to one by one."""
-        last = None
-        for start in range(0, len(records), self.batch_size):
-            chunk = records[start:start + self.batch_size]
-            if len(chunk) > 1 and self._apply_together(chunk):
-                last = chunk[-1]
-                continue
-            for record in chunk:
-                if not self.handle_record(record, stop):
-                    return last
-                last = record
-        return last
+    def _settle(self, records, stop: threading.Event) -> set[int]:
+        """Apply records in one transaction, or one by one when that fails, and dead-letter those that
+        are not events at all; the ids of the records settled (fewer only when stopping)."""
+        if len(records) == 1:
+            return {id(records[0])} if self.handle_record(records[0], stop) else set()
+        deliveries, poison = [], []
+        for record in records:
+            try:
+                deliveries.append(Delivery(decode(record.value), record.key, tracing.traceparent_in(record.headers),
+                                           record))
+            except InvalidEvent as error:
+                poison.append((record, error))
+        settled: set[int] = set()
+        if len(deliveries) > 1 and self._apply_together(deliveries):
+            settled.update(id(d.record) for d in deliveries)
+        else:
+            for delivery in deliveries:
+                if not self.handle_record(delivery.record, stop):
+                    return settled
+                settled.add(id(delivery.record))
+        for record, error in poison:
+            if not self._dead_letter(record, error, 1, stop):
+                break
+            settled.add(id(record))
+        return settled
 
-    def _apply_together(self, records) -> bool:
-        try:
-            events = [decode(record.value) for record in records]
-        except InvalidEvent:
-            return False
+    def _apply_together(self, deliveries: list[Delivery]) -> bool:
         started = time.perf_counter()
-        outcomes = []
+        outcomes: list[tuple[str, str]] = []
+        timings: list[tuple[str, int, float]] = []
         try:
             with self.database.transaction() as session:
                 fresh = set(session.execute(
                     insert(processed_events)
-                    .values([{"consumer": self.name, "event_id": uuid.UUID(e.id), "event_type": e.type}
-                             for e in events])
+                    .values([{"consumer": self.name, "event_id": uuid.UUID(d.event.id), "event_type": d.event.type}
+                             for d in deliveries])
                     .on_conflict_do_nothing()
                     .returning(processed_events.c.event_id)
                 ).scalars())
-                for event in events:
-                    handler = self.handlers.get(event.type)
-                    event_id = uuid.UUID(event.id)
-                    if event_id not in fresh:
-                        outcomes.append((event.type, "duplicate"))
-                        continue
-                    fresh.discard(event_id)
-                    if handler is not None:
-                        handler(session, event)
-                    outcomes.append((event.type, "handled" if handler else "ignored"))
+                new = []
+                for delivery in deliveries:
+                    event_id = uuid.UUID(delivery.event.id)
+                    if event_id in fresh:
+                        fresh.discard(event_id)
+                        new.append(delivery)
+                    else:
+                        outcomes.append((delivery.event.type, "duplicate"))
+                for groups in plan(new):
+                    for kind, group in groups:
+                        began = time.perf_counter()
+                        outcomes += [(kind, self._run_handler(session, kind, group))] * len(group)
+                        timings.append((kind, len(group), time.perf_counter() - began))
         except Exception as error:
             log.info("batch failed; settling its events one by one", extra={
-                "consumer": self.name, "events": len(records), "error": repr(error)[:300]})
+                "consumer": self.name, "events": len(deliveries), "error": repr(error)[:300]})
             return False
         for event_type, outcome in outcomes:
             faults.point("consumer.after_db_commit", event_type)
             metrics.EVENTS_HANDLED.labels(self.name, event_type, outcome).inc()
-        metrics.EVENT_SECONDS.labels(self.name).observe((time.perf_counter() - started) / len(records))
+        for event_type, count, seconds in timings:
+            for _ in range(count):
+                metrics.EVENT_SECONDS.labels(self.name, event_type).observe(seconds / count)
+        metrics.CONSUMER_TRANSACTIONS.labels(self.name).observe(len(deliveries))
+        log.info("events applied", extra={
+            "consumer": self.name, "events": len(deliveries), "outcomes": dict(Counter(o for _, o in outcomes)),
+            "types": dict(Counter(t for t, _ in outcomes)), "ms": round((time.perf_counter() - started) * 1000, 2),
+            "trace_ids": sorted({d.traceparent.split("-")[1] for d in deliveries
+                                 if d.traceparent and d.traceparent.count("-") == 3})})
         return True
 
-    def _commit(self, partition: TopicPartition, record) -> None:
+    def _run_handler(self, session: Session, kind: str, deliveries: list[Delivery]) -> str:
+        """Hand events of one type to their handler: all at once to a batch handler, else one by one,
+        each under its own trace. Returns the outcome for each of them."""
+        handler = self.handlers.get(kind)
+        if handler is None:
+            return "ignored"
+        if isinstance(handler, BatchHandler):
+            causes = [(d.event.id, d.key.decode(errors="replace") if d.key else None, d.traceparent)
+                      for d in deliveries]
+            with tracing.batch_span(f"handle {kind}", causes,
+                                    attributes={"messaging.consumer.group.name": self.name,
+                                                "messaging.batch.message_count": len(deliveries)}):
+                handler.handle_batch(session, [d.event for d in deliveries])
+            return "handled"
+        for delivery in deliveries:
+            with self._span(delivery.event, delivery.traceparent):
+                handler(session, delivery.event)
+        return "handled"
+
+    def _span(self, event: Event, traceparent: str | None):
+        return tracing.span(f"handle {event.type}", parent=traceparent, kind=SpanKind.CONSUMER,
+                            attributes={"messaging.consumer.group.name": self.name,
+                                        "messaging.message.id": event.id})
+
+    def _commit(self, records, settled: set[int]) -> None:
+        """Commit, for each partition, the offset after its records settled without a gap."""
+        last: dict[TopicPartition, int] = {}
+        blocked: set[TopicPartition] = set()
+        for record in records:
+            partition = TopicPartition(record.topic, record.partition)
+            if partition in blocked:
+                continue
+            if id(record) in settled:
+                last[partition] = record.offset
+            else:
+                blocked.add(partition)
+        if not last:
+            return
         try:
-            self._consumer.commit({partition: OffsetAndMetadata(record.offset + 1, "", -1)})
+            self._consumer.commit({partition: OffsetAndMetadata(offset + 1, "", -1)
+                                   for partition, offset in last.items()})
         except KafkaError as error:
             log.warning("offset commit failed; redelivery will be deduplicated",
-                        extra={"error": str(error), "partition": str(partition)})
+                        extra={"error": str(error), "partitions": sorted(map(str, last))})
 
     def handle_record(self, record, stop: threading.Event) -> bool:
         """Apply one record exactly once; False only when stopping before it was settled."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                event = decode(record.value)
-                self.apply(event)
-                return True
-            except (InvalidEvent, PermanentError, ValidationError) as error:
-                return self._dead_letter(record, error, attempt, stop)
-            except Exception as error:
-                transient = is_transient(error)
-                if not transient and attempt >= self.max_attempts:
+        traceparent = tracing.traceparent_in(record.headers)
+        with tracing.span(f"receive {record.topic}", parent=traceparent, kind=SpanKind.CONSUMER,
+                          attributes={"messaging.consumer.group.name": self.name,
+                                      "messaging.kafka.offset": record.offset}):
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    event = decode(record.value)
+                    self.apply(event, traceparent=tracing.current_traceparent())
+                    return True
+                except (InvalidEvent, PermanentError, ValidationError) as error:
                     return self._dead_letter(record, error, attempt, stop)
-                delay = self.backoff.delay(attempt)
-                log.warning("event failed; retrying", extra={
-                    "consumer": self.name, "topic": record.topic, "offset": record.offset,
-                    "attempt": attempt, "transient": transient, "error": repr(error)[:300]})
-                if stop.wait(delay):
-                    return False
+                except Exception as error:
+                    transient = is_transient(error)
+                    if not transient and attempt >= self.max_attempts:
+                        return self._dead_letter(record, error, attempt, stop)
+                    delay = self.backoff.delay(attempt)
+                    log.warning("event failed; retrying", extra={
+                        "consumer": self.name, "topic": record.topic, "offset": record.offset,
+                        "attempt": attempt, "transient": transient, "error": repr(error)[:300]})
+                    if stop.wait(delay):
+                        return False
 
-    def apply(self, event: Event) -> bool:
+    def apply(self, event: Event, *, traceparent: str | None = None) -> bool:
         """One transaction: record the event id, run its handler; False if seen before."""
-        handler = self.handlers.get(event.type)
         started = time.perf_counter()
         with self.database.transaction() as session:
             fresh = session.execute(
@@ -207,12 +322,15 @@ class ConsumerLoop:
                 .on_conflict_do_nothing()
                 .returning(sa.literal(1))
             ).first()
-            if fresh and handler is not None:
-                handler(session, event)
+            outcome = "duplicate"
+            if fresh:
+                outcome = self._run_handler(session, event.type, [Delivery(event, None, traceparent)])
         faults.point("consumer.after_db_commit", event.type)
-        outcome = "duplicate" if not fresh else ("handled" if handler else "ignored")
+        log.info("event applied", extra={"consumer": self.name, "type": event.type, "event_id": event.id,
+                                         "outcome": outcome})
         metrics.EVENTS_HANDLED.labels(self.name, event.type, outcome).inc()
-        metrics.EVENT_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        metrics.EVENT_SECONDS.labels(self.name, event.type).observe(time.perf_counter() - started)
+        metrics.CONSUMER_TRANSACTIONS.labels(self.name).observe(1)
         return bool(fresh)
 
     def _dead_letter(self, record, error: BaseException, attempts: int, stop: threading.Event) -> bool:
@@ -233,11 +351,11 @@ class ConsumerLoop:
                 if self._producer is None:
                     self._producer = self.producer_factory()
                 self._producer.send(topic, key=record.key, value=record.value, headers=headers).get(timeout=15)
-                metrics.DEAD_LETTERS.labels(record.topic).inc()
+                metrics.DEAD_LETTERS.labels(self.name, record.topic).inc()
                 log.error("message dead-lettered", extra={
                     "consumer": self.name, "dlq": topic, "offset": record.offset, "error": repr(error)[:300]})
                 return True
-            except Exception as send_error:
-                log.warning("dead-letter publish failed; retrying", extra={"error": repr(send_error)})
+            except Exception as error_sending:
+                log.warning("dead-letter publish failed; retrying", extra={"error": repr(error_sending)})
                 stop.wait(self.backoff.delay(attempt))
         return False

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 infrastructure = sa.MetaData()
 
+# outbox rows refused at least once and not sent yet: they hold back the later rows of their key
+_TROUBLED = sa.text("status <> 'sent' AND last_error IS NOT NULL")
+
 outbox = sa.Table(
     "outbox", infrastructure,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
@@ -25,7 +28,12 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("published_at", sa.DateTime(timezone=True)),
+    sa.Column("last_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="outbox_status"),
     sa.Index("outbox_pending", "id", postgresql_where=sa.text("status = 'pending'")),
+    sa.Index("outbox_troubled", "topic", "key", "id", postgresql_where=_TROUBLED),
+    sa.Index("outbox_sent", "published_at", postgresql_where=sa.text("status = 'sent'")),
 )
 
 processed_events = sa.Table(
@@ -120,6 +128,25 @@ def create_infrastructure(op) -> None:
     )
     op.execute(_NOTIFY_FUNCTION)
     op.execute(_NOTIFY_TRIGGER)
+
+
+def add_outbox_states(op) -> None:
+    """Version 2 of the shared tables (each service's migration "outbox states"): the outbox's explicit
+    states (pending, sent, failed) with retry times, and indexes for troubled rows and for purging."""
+    op.add_column("outbox", sa.Column("last_attempt_at", sa.DateTime(timezone=True)))
+    op.add_column("outbox", sa.Column("next_attempt_at", sa.DateTime(timezone=True)))
+    op.create_check_constraint("outbox_status", "outbox", "status IN ('pending', 'sent', 'failed')")
+    op.create_index("outbox_troubled", "outbox", ["topic", "key", "id"], postgresql_where=_TROUBLED)
+    op.create_index("outbox_sent", "outbox", ["published_at"], postgresql_where=sa.text("status = 'sent'"))
+
+
+def drop_outbox_states(op) -> None:
+    op.drop_index("outbox_sent", table_name="outbox")
+    op.drop_index("outbox_troubled", table_name="outbox")
+    op.drop_constraint("outbox_status", "outbox", type_="check")
+    op.execute("UPDATE outbox SET status = 'pending' WHERE status = 'failed'")
+    op.drop_column("outbox", "next_attempt_at")
+    op.drop_column("outbox", "last_attempt_at")
 
 
 def drop_infrastructure(op) -> None:

@@ -82,6 +82,10 @@ class Stack:
     def base_url(self, info: ServiceInfo) -> str:
         return f"http://127.0.0.1:{self.web_port(info)}"
 
+    def worker_metrics_port(self, index: int, number: int = 0) -> int:
+        """The metrics port of the `number`th worker of the `index`th service (in `discover()` order)."""
+        return self.metrics_port_base + 10 * number + index
+
     def env(self) -> dict[str, str]:
         return {
             "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/postgres",
@@ -206,7 +210,7 @@ def services_up(stack: Stack, env: dict[str, str], services: dict[str, ServiceIn
                 ready_file.unlink(missing_ok=True)
             _spawn(stack, name, [sys.executable, "-m", info.worker_module],
                    {**env, "WORKER_READY_FILE": str(ready_file),
-                    "WORKER_METRICS_PORT": str(stack.metrics_port_base + 10 * number + index)})
+                    "WORKER_METRICS_PORT": str(stack.worker_metrics_port(index, number))})
     wait_ready(stack, services, timeout)
 
 

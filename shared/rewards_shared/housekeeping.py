@@ -12,17 +12,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .db import idempotency_keys, outbox
+from . import outbox
+from .db import idempotency_keys
 from .jobs import PeriodicJob, drain
 from .runtime import Runtime
 
 BATCH = 5000
-
-
-def forget_sent_outbox(session: Session, *, keep: timedelta) -> int:
-    doomed = sa.select(outbox.c.id).where(outbox.c.status == "sent",
-                                          outbox.c.published_at < sa.func.now() - keep).limit(BATCH)
-    return session.execute(outbox.delete().where(outbox.c.id.in_(doomed.scalar_subquery()))).rowcount
 
 
 def forget_idempotency_keys(session: Session, *, keep: timedelta) -> int:
@@ -37,8 +32,8 @@ def jobs(rt: Runtime) -> list[PeriodicJob]:
     outbox_keep = timedelta(seconds=rt.settings.get_int("OUTBOX_KEEP_SECONDS", 30))
     keys_keep = timedelta(hours=rt.settings.get_int("IDEMPOTENCY_KEEP_HOURS", 7 * 24))
     return [
-        PeriodicJob("forget-sent-outbox", max(5.0, outbox_keep.total_seconds() / 3), lambda: drain(
-            rt.database, lambda session: forget_sent_outbox(session, keep=outbox_keep), batch=BATCH)),
+        PeriodicJob("forget-sent-outbox", max(5.0, outbox_keep.total_seconds() / 3),
+                    lambda: outbox.purge_sent(rt.database, outbox_keep, batch=BATCH)),
         PeriodicJob("forget-idempotency-keys", 3600, lambda: drain(
             rt.database, lambda session: forget_idempotency_keys(session, keep=keys_keep), batch=BATCH)),
     ]

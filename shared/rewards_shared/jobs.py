@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from . import tracing
 from .db import Database
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def run_jobs(jobs: list[PeriodicJob], stop: threading.Event) -> None:
         for job in jobs:
             if now >= due[job.name]:
                 try:
-                    job.run()
+                    with tracing.span(f"job {job.name}"):  # each run starts a trace of its own
+                        job.run()
                 except Exception:
                     log.exception("periodic job failed", extra={"job": job.name})
                 due[job.name] = now + job.every_seconds

@@ -1,4 +1,4 @@
-"""JSON logs on stdout, one object per line, carrying the request and trace ids in context."""
+"""JSON logs on stdout, one object per line, carrying the request id and the current trace and span ids."""
 from __future__ import annotations
 
 import contextvars
@@ -7,8 +7,9 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from . import tracing
+
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -28,8 +29,7 @@ class JsonFormatter(logging.Formatter):
         }
         if request_id.get():
             entry["request_id"] = request_id.get()
-        if trace_id.get():
-            entry["trace_id"] = trace_id.get()
+        entry.update(tracing.log_ids())
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
@@ -39,6 +39,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(service: str, level: str = "INFO") -> None:
+    tracing.configure(service)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

@@ -1,4 +1,5 @@
-"""The worker process every service runs: its consumer loop, its outbox relay, its periodic jobs."""
+"""The worker process every service runs: its consumer loop, its outbox relay, its periodic jobs, and the
+housekeeping every worker shares (outbox gauges and purge, consumer lag)."""
 from __future__ import annotations
 
 import logging
@@ -12,13 +13,13 @@ from pathlib import Path
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from . import kafka, logs, metrics
+from . import kafka, logs, metrics, outbox
 from .config import Settings
-from .consumer import ConsumerLoop, Handler
+from .consumer import ConsumerLoop, Registration
 from .db import Database, revoked_credentials
 from .events import Event
 from .jobs import PeriodicJob, run_jobs
-from .outbox import OutboxRelay
+from .outbox import OutboxRelay, RetryPolicy
 from .runtime import Runtime
 from .topics import CREDENTIALS, TopicSpec, dead_letter_topic
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 class WorkerSpec:
     service: str
     topics: list[str]
-    handlers: Mapping[str, Handler]
+    handlers: Mapping[str, Registration]  # per event type: handler(session, event), or a batch handler
     jobs: list[PeriodicJob] = field(default_factory=list)
 
 
@@ -49,10 +50,33 @@ def build(spec: WorkerSpec, settings: Settings, database: Database) -> tuple[Con
         database=database,
         consumer_factory=lambda: kafka.consumer(settings.kafka_bootstrap, spec.service, client_id),
         producer_factory=lambda: kafka.producer(settings.kafka_bootstrap, client_id + "-dlq"),
+        batch_size=kafka.CONSUMER_SETTINGS["max_poll_records"],
     )
-    relay = OutboxRelay(database, lambda: kafka.producer(settings.kafka_bootstrap, client_id + "-relay"),
-                        service=spec.service)
+    relay = OutboxRelay(database, lambda: kafka.producer(settings.kafka_bootstrap, client_id + "-relay",
+                                                         **kafka.RELAY_SETTINGS),
+                        service=spec.service, retry=RetryPolicy(
+                            max_attempts=settings.get_int("OUTBOX_MAX_ATTEMPTS", 8),
+                            first_delay=float(settings.get("OUTBOX_RETRY_SECONDS") or 1),
+                            max_delay=float(settings.get("OUTBOX_RETRY_MAX_SECONDS") or 60)))
     return loop, relay
+
+
+def housekeeping(spec: WorkerSpec, settings: Settings, database: Database) -> list[PeriodicJob]:
+    """What every worker measures beside its own jobs: the outbox's backlog gauges and the group's consumer
+    lag and dead-letter counts (sent rows are purged by each service's `housekeeping.jobs`)."""
+    topics = list(dict.fromkeys(spec.topics + [CREDENTIALS]))
+    probe = kafka.LagProbe(settings.kafka_bootstrap, spec.service, topics,
+                           [dead_letter_topic(t, spec.service) for t in topics], f"{spec.service}-lag")
+
+    def measure_lag() -> None:
+        lag, letters = probe.measure()
+        for partition, behind in lag.items():
+            metrics.CONSUMER_LAG.labels(spec.service, partition.topic, str(partition.partition)).set(behind)
+        for topic, count in letters.items():
+            metrics.DEAD_LETTER_QUEUE.labels(topic).set(count)
+
+    return [PeriodicJob("outbox-backlog", every_seconds=10.0, run=lambda: outbox.observe(database, spec.service)),
+            PeriodicJob("kafka-lag", every_seconds=15.0, run=measure_lag)]
 
 
 def run(spec: WorkerSpec, runtime: Runtime) -> None:
@@ -70,7 +94,9 @@ def run(spec: WorkerSpec, runtime: Runtime) -> None:
         signal.signal(signum, lambda *_: stop.set())
     if settings.metrics_port:
         metrics.serve(settings.metrics_port)
-    threads = [threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True)]
+    threads = [threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True),
+               threading.Thread(target=run_jobs, args=(housekeeping(spec, settings, database), stop),
+                                name="housekeeping", daemon=True)]
     if spec.jobs:
         threads.append(threading.Thread(target=run_jobs, args=(spec.jobs, stop), name="jobs", daemon=True))
     for thread in threads:

@@ -1,13 +1,15 @@
 import json
+import secrets
 import uuid
 
 import pytest
 import sqlalchemy as sa
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy.exc import OperationalError
 
-from rewards_shared import kafka
-from rewards_shared.consumer import Backoff, ConsumerLoop
+from rewards_shared import kafka, outbox
+from rewards_shared.consumer import Backoff, Batched, ConsumerLoop
+from rewards_shared.db import outbox as outbox_table
 from rewards_shared.events import Event, encode
 from rewards_shared.topics import TopicSpec, dead_letter_topic
 from tests.integration.conftest import Running, credits, read_to_end, read_topic
@@ -134,3 +136,133 @@ def test_a_consumer_started_before_its_topic_exists_is_assigned_it_once_it_is_cr
         for points in (1, 2, 3):
             send(topic, encode(earned(member_id, points)), key=f"{member_id}-{points}".encode())
         wait_for(lambda: sorted(credited(scratch_db, member_id)) == [1, 2, 3], what="every partition's event")
+
+
+def committed_offsets(bootstrap, group, topic):
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic)]
+        return {p.partition: reader.committed(p) for p in partitions}, \
+            {p.partition: offset for p, offset in reader.end_offsets(partitions).items()}
+    finally:
+        reader.close(autocommit=False)
+
+
+def test_a_batch_handler_gets_the_events_of_a_poll_together_in_order(scratch_db, infra, topic, send, member_id):
+    calls = []
+
+    def credit_all(session, events):
+        calls.append([event.load_data()["points"] for event in events])
+        for event in events:
+            credit(session, event)
+
+    events = [earned(member_id, n) for n in range(1, 41)]
+    for event in events:
+        send(topic, encode(event), key=member_id.encode())
+    loop = make_loop(scratch_db, infra, topic, handlers={"points.earned": Batched(credit_all)})
+    with Running(loop):
+        wait_for(lambda: len(credited(scratch_db, member_id)) == 40, what="every credit")
+    assert sorted(credited(scratch_db, member_id)) == list(range(1, 41))
+    assert [points for call in calls for points in call] == list(range(1, 41)), "each once, in offset order"
+    assert max(map(len, calls)) > 1, f"the events came one call each: {calls}"
+
+
+def test_a_poison_event_inside_a_batch_is_dead_lettered_and_the_rest_applied_exactly_once(
+        scratch_db, infra, topic, send, member_id):
+    calls = []
+
+    def credit_all(session, events):
+        calls.append(len(events))
+        for event in events:
+            if event.load_data()["points"] == 13:
+                raise RuntimeError("unlucky thirteen")
+            credit(session, event)
+
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    events = [earned(member_id, n) for n in range(1, 31)]
+    poison = events[12]
+    for n, event in enumerate(events, start=1):
+        send(topic, encode(event), key=member_id.encode())
+        if n == 20:
+            send(topic, b"{not json", key=member_id.encode())
+        if n == 25:
+            send(topic, encode(events[0]), key=member_id.encode())  # a redelivery inside the batch
+    loop = make_loop(scratch_db, infra, topic, handlers={"points.earned": Batched(credit_all)}, group=group)
+    with Running(loop):
+        wait_for(lambda: len(credited(scratch_db, member_id)) == 29, what="every good event")
+        dead = wait_for(lambda: (found := read_to_end(infra.bootstrap, dead_letter_topic(topic, group)))
+                        and len(found) == 2 and found, what="both poison messages on the dead-letter topic")
+        wait_for(lambda: (lambda c, e: c[0] is not None and c[0] >= e[0])(
+            *committed_offsets(infra.bootstrap, group, topic)), what="offsets committed to the end")
+    assert sorted(credited(scratch_db, member_id)) == [n for n in range(1, 31) if n != 13]
+    assert max(calls) > 1, "the batch was tried as a batch first"
+    assert sorted(d.value for d in dead) == sorted([encode(poison), b"{not json"])
+    headers = {record.value: {k: v.decode() for k, v in record.headers} for record in dead}
+    assert headers[encode(poison)]["attempts"] == "3" and "unlucky thirteen" in headers[encode(poison)]["error"]
+    assert headers[b"{not json"]["error_type"] == "InvalidEvent"
+
+
+def test_per_event_and_batch_handlers_share_a_poll_and_each_key_keeps_its_order(
+        scratch_db, infra, topic, send, member_id):
+    seen = []
+
+    def credit_all(session, events):
+        for event in events:
+            seen.append(("earned", event.subject, event.load_data()["points"]))
+            credit(session, event)
+
+    def adjust(session, event):
+        data = event.load_data()
+        seen.append(("adjusted", event.subject, data["points"]))
+        session.execute(credits.insert().values(event_id=event.id, member_id=data["member_id"],
+                                                points=data["points"]))
+
+    members = [f"{member_id}-{n}" for n in range(3)]
+    for step in range(4):
+        for member in members:
+            kind = "points.adjusted" if step % 2 else "points.earned"
+            event = Event.create(kind, "test", member, {"member_id": member, "points": step + 1})
+            send(topic, encode(event), key=member.encode())
+    loop = make_loop(scratch_db, infra, topic,
+                     handlers={"points.earned": Batched(credit_all), "points.adjusted": adjust})
+    with Running(loop):
+        wait_for(lambda: all(len(credited(scratch_db, m)) == 4 for m in members), what="every member's events")
+    for member in members:
+        assert [points for _, who, points in seen if who == member] == [1, 2, 3, 4]
+
+
+def test_what_a_handler_writes_to_the_outbox_continues_the_trace_of_its_event(
+        scratch_db, infra, topic, member_id):
+    def announce_all(session, events):
+        for event in events:
+            data = event.load_data()
+            outbox.add(session, earned(f"{data['member_id']}-echo", data["points"]), topic="test.never-published",
+                       caused_by=event)
+
+    def announce(session, event):
+        data = event.load_data()
+        outbox.add(session, earned(f"{data['member_id']}-echo", data["points"]), topic="test.never-published")
+
+    traces = {}
+    producer = KafkaProducer(bootstrap_servers=infra.bootstrap)
+    for n, kind in enumerate(["points.earned", "points.earned", "points.adjusted", "points.earned"]):
+        member = f"{member_id}-{n}"
+        traces[f"{member}-echo"] = secrets.token_hex(16)
+        event = Event.create(kind, "test", member, {"member_id": member, "points": n})
+        producer.send(topic, key=member.encode(), value=encode(event),
+                      headers=[("traceparent", f"00-{traces[f'{member}-echo']}-{secrets.token_hex(8)}-01".encode())])
+    producer.flush()
+    producer.close()
+    loop = make_loop(scratch_db, infra, topic, handlers={"points.earned": Batched(announce_all),
+                                                         "points.adjusted": announce})
+
+    def written():
+        with scratch_db.transaction() as session:
+            return dict(session.execute(sa.select(outbox_table.c.key, outbox_table.c.headers)
+                                        .where(outbox_table.c.key.in_(list(traces)))).all())
+
+    with Running(loop):
+        rows = wait_for(lambda: (found := written()) and len(found) == 4 and found, what="the four announcements")
+    with scratch_db.transaction() as session:
+        session.execute(outbox_table.delete().where(outbox_table.c.key.in_(list(traces))))
+    assert {key: headers["traceparent"].split("-")[1] for key, headers in rows.items()} == traces

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rewards_shared import outbox
+from rewards_shared import metrics, outbox
 from rewards_shared.errors import Conflict, Gone, NotFound
 from rewards_shared.events import Event
 from rewards_shared.ids import request_uuid
@@ -98,6 +98,8 @@ def _transition(session: Session, redemption_id: uuid.UUID, leaving: tuple[str, 
         sa.update(Redemption).where(Redemption.id == redemption_id, Redemption.status.in_(leaving))
         .values(updated_at=sa.func.now(), **values).returning(Redemption.id)
     ).first()
+    if moved and values.get("status") in ("redeemed", "rejected", "cancelled", "expired"):
+        metrics.count_on_commit(session, metrics.REDEMPTIONS_FINISHED.labels(values["status"]))
     return session.get(Redemption, redemption_id, populate_existing=True) if moved else None
 
 

@@ -23,7 +23,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rewards_shared import jobs
+from rewards_shared import jobs, metrics, tracing
 from rewards_shared.db import Database, libpq_url
 from rewards_shared.errors import Invalid, NotFound
 from rewards_shared.runtime import Clock, utc_now
@@ -166,6 +166,7 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+@tracing.new_trace("feed")
 def process(database: Database, feed_id: uuid.UUID, hasher: CardHasher, *, clock: Clock = utc_now,
             on_progress: ProgressCallback | None = None, chunk_rows: int = CHUNK_ROWS) -> str:
     """Process a claimed feed to the end; its final status (`done` or `failed`). `clock` is read per
@@ -238,6 +239,8 @@ def _save(database: Database, feed_id: uuid.UUID, operator_id: str, detected: st
             replaced=Feed.replaced + stored.replaced, duplicates=Feed.duplicates + stored.duplicates,
             ignored=Feed.ignored + batch.ignored, rejected=Feed.rejected + batch.rejected,
             lines_read=batch.last_line, bytes_read=batch.bytes_read, heartbeat_at=sa.func.now()))
+    metrics.count_feed_rows(detected, accepted=stored.accepted, replaced=stored.replaced, duplicate=stored.duplicates,
+                            rejected=batch.rejected, ignored=batch.ignored)
 
 
 def _pair(database: Database, feed_id: uuid.UUID, operator_id: str, clock: Clock,

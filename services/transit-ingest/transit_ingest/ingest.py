@@ -7,6 +7,7 @@ from datetime import datetime
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
+from rewards_shared import metrics
 from rewards_shared.errors import TooLarge
 from rewards_shared.events.schemas import MODES
 from rewards_shared.runtime import utc_now
@@ -71,6 +72,7 @@ def validate_rows(rows: list) -> tuple[list[tuple[int, dict]], list[RowError]]:
             errors.append(RowError(index, missing, "Latitude and longitude come together."))
             continue
         valid.append((index, tap))
+    metrics.count_feed_rows("json-push", rejected=len({error.index for error in errors}))
     return valid, errors
 
 
@@ -92,4 +94,6 @@ def ingest(session: Session, operator_id: str, taps: list[tuple[int, dict]], has
     stored = store_taps(session, operator_id, records, now=now)
     if stored.cards:
         journeys.drain(session, now=now, operator_id=operator_id, cards=stored.cards, limit=len(stored.cards))
+    metrics.count_feed_rows("json-push", session, accepted=stored.accepted, replaced=stored.replaced,
+                            duplicate=stored.duplicates)
     return IngestResult(stored.accepted, stored.replaced, stored.duplicates)

@@ -1,5 +1,6 @@
-"""Every request gets an id, a trace id, a metric and one JSON log line; member ids, card references and
-voucher codes never reach the log, even inside a path (so an erased member leaves no trace in the logs)."""
+"""Every request gets an id, a span continuing the caller's W3C `traceparent` (or a new trace), a
+metric and one JSON log line; member ids, card references and voucher codes never reach the log, even inside
+a path (so an erased member leaves no trace in the logs)."""
 from __future__ import annotations
 
 import logging
@@ -7,8 +8,11 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
-from .. import logs, metrics
+from .. import logs, metrics, tracing
 
 log = logging.getLogger("rewards_shared.web")
 SECRET_PATH_PARTS = ("member_id", "card_ref", "code")
@@ -30,9 +34,12 @@ def install(app: Flask, service: str) -> None:
     def start():
         g.started = time.perf_counter()
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-        logs.request_id.set(g.request_id)
-        traceparent = request.headers.get("traceparent", "")
-        logs.trace_id.set(traceparent.split("-")[1] if traceparent.count("-") >= 3 else g.request_id)
+        g.request_id_token = logs.request_id.set(g.request_id)
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        g.span = tracing.tracer().start_span(
+            f"{request.method} {route}", context=tracing.context_from(request.headers.get(tracing.TRACEPARENT)),
+            kind=SpanKind.SERVER, attributes={"http.request.method": request.method, "http.route": route})
+        g.span_token = otel_context.attach(trace.set_span_in_context(g.span))
 
     @app.after_request
     def finish(response: Response):
@@ -46,7 +53,19 @@ def install(app: Flask, service: str) -> None:
             log.info("request", extra={"method": request.method, "path": loggable_path(),
                                        "status": response.status_code, "ms": round(elapsed * 1000, 2),
                                        "principal": _loggable_role(principal)})
+        if "span" in g:
+            g.span.set_attribute("http.response.status_code", response.status_code)
         return response
+
+    @app.teardown_request
+    def end(error: BaseException | None):
+        span_token = g.pop("span_token", None)
+        if span_token is not None:
+            g.pop("span").end()
+            otel_context.detach(span_token)
+        request_id_token = g.pop("request_id_token", None)
+        if request_id_token is not None:
+            logs.request_id.reset(request_id_token)
 
 
 def _loggable_role(principal) -> str | None:
