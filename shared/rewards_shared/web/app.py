@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from .. import logs
 from ..auth import Verifier
 from ..runtime import Runtime
-from . import access, docs, health, observe, problems
+from . import access, docs, health, inputs, observe, problems
 from .ratelimit import RateLimiter
 
 
@@ -39,6 +39,7 @@ def create_service_app(runtime: Runtime, *, title: str, blueprints: Iterable[Blu
     per_minute = settings.get_int("RATE_LIMIT_PER_MINUTE", 60_000)
     observe.install(app, settings.service)
     access.install(app, verifier, RateLimiter(per_minute) if per_minute > 0 else None)
+    inputs.install(app)
     problems.install(app)
     health.install(app, runtime.database, settings)
     docs.install(app)
