@@ -183,6 +183,7 @@ def dlq_list(topic: str, limit: int, offset: int | None, partition: int, event_i
         click.echo(json.dumps({"partition": record.partition, "offset": record.offset,
                                "key": record.key.decode(errors="replace") if record.key else None,
                                "headers": headers, "value": record.value.decode(errors="replace")[:500]}))
+    # After the JSON lines the count goes to stderr, so stdout stays one message a line for scripts.
     click.echo(_count(len(records)), err=bool(records))
 
 
