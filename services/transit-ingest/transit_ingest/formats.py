@@ -379,10 +379,9 @@ def open_parser(fmt: str, header_line: str, operator: OperatorProfile, hasher: C
         if wrong := _wrong_file(fmt, header_line, "|"):
             raise wrong
         header = header_line.rstrip("\r\n").split("|")
-        v3 = "transaction_timestamp_utc" in header or (fmt == "littlepay-v3" and "transaction_date_time_utc"
-                                                        not in header)
-        missing = _missing(header, _LITTLEPAY_REQUIRED + (
-            "transaction_timestamp_utc" if v3 else "transaction_date_time_utc",))
+        times = [name for name in ("transaction_timestamp_utc", "transaction_date_time_utc") if name in header]
+        expected_time = "transaction_date_time_utc" if fmt == "littlepay-v1" else "transaction_timestamp_utc"
+        missing = _missing(header, _LITTLEPAY_REQUIRED + ((times or [expected_time])[0],))
         if missing:
             raise FormatError(f"Not a Littlepay device_transactions file: the header lacks {', '.join(missing)}.")
         return LittlepayParser(header, operator, hasher, now)
