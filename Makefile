@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := shared services/points services/transit-ingest services/redemption services/notifications services/impact
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: up down test unit integration e2e lint bench bench-all clean venv
+.PHONY: up down test unit integration e2e fuzz lint bench bench-all clean venv
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# Every API under schemathesis for longer than `make test` does (FUZZ_EXAMPLES per operation and role).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest tests/e2e/test_api_fuzz.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests

@@ -218,55 +218,63 @@ def dlq() -> None:
     """Dead-letter topics: look at poison messages and send them back once fixed."""
 
 
-def _read_dlq(topic: str, limit: int, timeout: float = 3.0):
-    from kafka import TopicPartition
+def _selection(offset: int | None, partition: int, event_id: str | None):
+    from .deadletters import Selection
 
-    consumer = kafka.consumer(env("KAFKA_BOOTSTRAP_SERVERS"), None, "rewards-cli")
-    partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or [])]
-    if not partitions:
-        raise click.ClickException(f"no such topic {topic}")
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    end = consumer.end_offsets(partitions)
-    records = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and len(records) < limit:
-        if all(consumer.position(p) >= end[p] for p in partitions):
-            break
-        for batch in consumer.poll(timeout_ms=200).values():
-            records.extend(batch)
-    consumer.close()
-    return records[:limit]
+    if offset is not None and event_id is not None:
+        raise click.UsageError("pick one message by --offset or by --event-id, not both")
+    return Selection(offset=offset, partition=partition, event_id=event_id)
+
+
+def _select_options(command):
+    command = click.option("--event-id", help="Only the message whose envelope has this id")(command)
+    command = click.option("--partition", default=0, show_default=True, help="The partition --offset is in")(command)
+    return click.option("--offset", type=click.IntRange(min=0), help="Only the message at this offset")(command)
+
+
+def _count(number: int) -> str:
+    return f"{number} message" + ("" if number == 1 else "s")
 
 
 @dlq.command("list")
 @click.argument("topic")
 @click.option("--limit", default=50, show_default=True)
-def dlq_list(topic: str, limit: int) -> None:
-    for record in _read_dlq(topic, limit):
+@_select_options
+def dlq_list(topic: str, limit: int, offset: int | None, partition: int, event_id: str | None) -> None:
+    """Show dead-lettered messages with the headers that say why, oldest first."""
+    from .deadletters import DeadLetterError, read
+
+    try:
+        records = read(env("KAFKA_BOOTSTRAP_SERVERS"), topic, _selection(offset, partition, event_id), limit=limit)
+    except DeadLetterError as error:
+        raise click.ClickException(str(error)) from error
+    for record in records:
         headers = {k: v.decode(errors="replace") for k, v in record.headers or []}
-        click.echo(json.dumps({"offset": record.offset, "key": record.key.decode() if record.key else None,
+        click.echo(json.dumps({"partition": record.partition, "offset": record.offset,
+                               "key": record.key.decode(errors="replace") if record.key else None,
                                "headers": headers, "value": record.value.decode(errors="replace")[:500]}))
+    # After the JSON lines the count goes to stderr, so stdout stays one message a line for scripts.
+    click.echo(_count(len(records)), err=bool(records))
 
 
 @dlq.command("replay")
 @click.argument("topic")
 @click.option("--limit", default=1000, show_default=True)
-def dlq_replay(topic: str, limit: int) -> None:
-    """Publish dead-lettered messages back to their source topic."""
+@_select_options
+def dlq_replay(topic: str, limit: int, offset: int | None, partition: int, event_id: str | None) -> None:
+    """Publish dead-lettered messages back to their source topic: all of them, or the one chosen by
+    --offset or --event-id. Consumers skip an event id they have applied, so a repeat does no harm."""
+    from .deadletters import DeadLetterError, replay
 
-    producer = kafka.producer(env("KAFKA_BOOTSTRAP_SERVERS"), "rewards-cli")
-    count = 0
-    for record in _read_dlq(topic, limit):
-        headers = dict(record.headers or [])
-        source = headers.get("source_topic", b"").decode()
-        if not source:
-            continue
-        producer.send(source, key=record.key, value=record.value,
-                      headers=[("replayed_from", topic.encode())]).get(timeout=30)
-        count += 1
-    producer.close()
-    click.echo(f"replayed {count} message(s)")
+    selection = _selection(offset, partition, event_id)
+    try:
+        count = replay(env("KAFKA_BOOTSTRAP_SERVERS"), topic, selection, limit=limit)
+    except DeadLetterError as error:
+        raise click.ClickException(str(error)) from error
+    if selection.filtered and not count:
+        raise click.ClickException(f"no message in {topic} matches "
+                                   + (f"offset {offset}" if offset is not None else f"event id {event_id}"))
+    click.echo(f"replayed {_count(count)}")
 
 
 @cli.group("outbox")

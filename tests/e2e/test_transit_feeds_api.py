@@ -152,3 +152,28 @@ def test_a_file_larger_than_any_json_request_streams_through(client, operator_id
                              .json())["status"] in ("done", "failed") and b, timeout=90, interval=0.5,
                     what="the big file")
     assert (feed["status"], feed["rows"], feed["accepted"], feed["rejected"]) == ("done", 90_000, 90_000, 0)
+
+
+def test_an_upload_cut_off_before_its_length_has_arrived_stores_nothing(client, operator_id, issue_token):
+    import socket
+    from urllib.parse import urlsplit
+
+    operator = client("transit-ingest", f"operator:{operator_id}")
+    body = psv(operator_id, [{"littlepay_transaction_id": f"cut-{n}", "funding_source_id": "fs-cut", "type": "on",
+                              "transaction_timestamp_utc": "2026-11-24T07:41:12.000Z"} for n in range(50)])
+    where = urlsplit(operator.base_url)
+    head = (f"POST /v1/operators/{operator_id}/feeds?format=littlepay-v3 HTTP/1.1\r\nHost: {where.netloc}\r\n"
+            f"Authorization: Bearer {issue_token(f'operator:{operator_id}')}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(head.encode() + body[:len(body) // 2])
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"400", answer[:500]
+    assert b"application/problem+json" in rest and b"nothing was stored" in rest, rest
+    assert operator.get(f"/v1/operators/{operator_id}/feeds").json()["items"] == []
+    whole = operator.post(f"/v1/operators/{operator_id}/feeds?format=littlepay-v3", data=body)
+    assert whole.status_code == 202 and whole.json()["size_bytes"] == len(body)

@@ -1,6 +1,7 @@
 """Operator files through the real database: formats, validation, dedupe and corrections, pairing, links."""
 from __future__ import annotations
 
+import csv
 import io
 import json
 import uuid
@@ -17,6 +18,7 @@ from transit_ingest import stops as gtfs_stops
 from transit_ingest.cards import CardHasher
 from transit_ingest.formats import LITTLEPAY_V1, LITTLEPAY_V3, TIDES
 from transit_ingest.models import Journey, Tap
+from transit_ingest.samples import write_littlepay_with_bad_rows
 
 HOUR = timedelta(hours=1)
 
@@ -356,3 +358,119 @@ def test_the_same_taps_pushed_at_once_from_many_places_make_one_journey(database
     assert sorted(accepted) == [0, 0, 0, 0, 0, 2]
     assert [(j.kind, j.member_id) for j in journeys_of(database, operator)] == [("paired", member_id)]
     assert [kind for kind, _ in events_for(database, member_id)] == ["transit.journey.completed"]
+
+
+# Files that are not what they say: another separator, another format's header, many bad rows, a file cut
+# short, a byte order mark and Windows line ends. Each ends with a status saying what happened, the bad rows
+# by line, and the good rows stored once.
+
+YESTERDAY = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+
+
+def tides(rows: list[dict], columns=TIDES, sep=",") -> bytes:
+    base = {"service_date": YESTERDAY.date().isoformat(), "event_timestamp": YESTERDAY.isoformat(),
+            "amount": "2.00", "fare_action": "Enter", "fare_capped": "false"}
+    lines = [sep.join(columns)] + [sep.join({**base, **row}.get(c, "") for c in columns) for row in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def stored(database, operator_id) -> dict[str, Tap]:
+    with database.transaction() as session:
+        return {t.tap_id: t for t in session.execute(sa.select(Tap).where(Tap.operator_id == operator_id)).scalars()}
+
+
+def report(database, feed) -> list[tuple[int, str, str]]:
+    text = "".join(feeds.rejection_report(database, uuid.UUID(str(feed["id"]))))
+    return [(int(line), field, message) for line, field, message in list(csv.reader(io.StringIO(text)))[1:]]
+
+
+@pytest.mark.parametrize(("sep", "name"), [(",", "comma"), ("\t", "tab"), (";", "semicolon")])
+def test_a_littlepay_file_with_another_separator_says_pipes_were_expected(database, hasher, operator, sep, name):
+    body = littlepay(operator, [tap("lp-1", "fs-1", YESTERDAY)], sep=sep)
+    feed = load(database, hasher, operator, body)
+    assert feed["status"] == "failed" and feed["rows"] == 0
+    assert f"The header is {name}-separated: expected pipe-separated Littlepay v3" in feed["reason"]
+    assert "transaction_date_time_utc" not in feed["reason"]
+
+
+def test_a_tides_file_with_pipes_says_commas_were_expected(database, hasher, operator):
+    feed = load(database, hasher, operator, tides([{"transaction_id": "t1", "token_id": "tok"}], sep="|"), "tides")
+    assert feed["status"] == "failed"
+    assert "The header is pipe-separated: expected comma-separated TIDES fare_transactions" in feed["reason"]
+
+
+@pytest.mark.parametrize(("fmt", "body", "says"), [
+    ("littlepay-v3", tides([{"transaction_id": "t1", "token_id": "tok"}]),
+     "This is a comma-separated TIDES fare_transactions file, sent as littlepay-v3: expected pipe-separated "
+     "Littlepay v3 (device_transactions). Send it again with format=tides."),
+    ("tides", littlepay("op", [tap("lp-1", "fs-1", YESTERDAY)]),
+     "This is a pipe-separated Littlepay v3 (device_transactions) file, sent as tides: expected comma-separated "
+     "TIDES fare_transactions. Send it again with format=littlepay-v3."),
+    ("tides", b"stop_id,stop_name,stop_lat,stop_lon\nS1,Headrow,53.79,-1.54\n",
+     "Not a TIDES fare_transactions file: the header lacks transaction_id, service_date, event_timestamp"),
+    ("littlepay-v3", b"participant_id|customer_id|funding_source_id|issuer\nop|c-1|fs-1|V\n",
+     "Not a Littlepay device_transactions file: the header lacks littlepay_transaction_id, type, "
+     "transaction_outcome, transaction_timestamp_utc."),
+])
+def test_a_header_from_another_format_names_the_format_it_is(database, hasher, operator, fmt, body, says):
+    feed = load(database, hasher, operator, body, fmt)
+    assert (feed["status"], feed["rows"]) == ("failed", 0) and says in feed["reason"]
+
+
+def test_every_tenth_row_bad_is_reported_by_line_and_the_rest_stored_once(database, hasher, operator, tmp_path):
+    rows = 20_000
+    path = tmp_path / "bad-rows.psv"
+    bad = write_littlepay_with_bad_rows(path, rows, participant=operator, prefix=operator)
+    body = path.read_bytes()
+    assert len(bad) == rows // 10
+
+    with database.transaction() as session:
+        feed = feeds.receive(session, operator, "littlepay-v3", io.BytesIO(body), filename=path.name)
+    assert feeds.claim(database, feed.id) == feed.id
+    assert feeds.process(database, feed.id, hasher, chunk_rows=3_000) == "done"
+    with database.transaction() as session:
+        done = feeds.get(session, operator, feed.id)
+        counts = (done.status, done.rows, done.accepted, done.rejected, done.duplicates)
+    assert counts == ("done", rows, rows - len(bad), len(bad), 0)
+    rejected = report(database, {"id": feed.id})
+    assert len(rejected) == len(bad) and {line: field for line, field, _ in rejected} == bad
+    assert any(message == "Not UTF-8 text." for _, _, message in rejected)
+    assert len(stored(database, operator)) == rows - len(bad)
+
+    again = load(database, hasher, operator, body)
+    assert (again["status"], again["accepted"], again["duplicates"], again["rejected"]) == \
+        ("done", 0, rows - len(bad), len(bad))
+    assert len(stored(database, operator)) == rows - len(bad)
+
+
+def test_a_file_cut_off_mid_row_rejects_that_row_as_cut_short(database, hasher, operator):
+    whole = littlepay(operator, [tap(f"lp-{n}", "fs-1", YESTERDAY + timedelta(minutes=n)) for n in range(5)])
+    feed = load(database, hasher, operator, whole[:whole.rindex(b"lp-4") + 4])
+    assert (feed["status"], feed["rows"], feed["accepted"], feed["rejected"]) == ("done", 5, 4, 1)
+    [(line, field, message)] = report(database, feed)
+    assert (line, field) == (6, "_row") and "The file ends part-way through this row: was it cut short?" in message
+    assert sorted(stored(database, operator)) == ["lp-0", "lp-1", "lp-2", "lp-3"]
+
+    quoted = tides([{"transaction_id": "t1", "token_id": "tok"}, {"transaction_id": "t2", "token_id": "tok"}])
+    cut = quoted + b'"t3,' + YESTERDAY.date().isoformat().encode()
+    feed = load(database, hasher, operator, cut, "tides")
+    assert (feed["status"], feed["accepted"], feed["rejected"]) == ("done", 2, 1)
+    [(line, field, message)] = report(database, feed)
+    assert (line, field) == (4, "_row") and message.startswith("Cannot be read") and "cut short" in message
+
+
+@pytest.mark.parametrize("fmt", ["littlepay-v3", "tides"])
+def test_a_byte_order_mark_and_windows_line_ends_read_like_any_file(database, hasher, operator, fmt):
+    if fmt == "tides":
+        columns = [c for c in TIDES if c != "stop_id"] + ["stop_id"]
+        body = tides([{"transaction_id": f"t{n}", "token_id": "tok", "stop_id": f"S{n}"} for n in range(3)],
+                     columns=columns)
+    else:
+        columns = [c for c in LITTLEPAY_V3 if c != "location_id"] + ["location_id"]
+        body = littlepay(operator, [tap(f"t{n}", "fs-1", YESTERDAY + timedelta(minutes=n), location_id=f"S{n}")
+                                    for n in range(3)], columns=columns)
+    feed = load(database, hasher, operator, b"\xef\xbb\xbf" + body.replace(b"\n", b"\r\n"), fmt)
+    assert (feed["status"], feed["detected_format"], feed["rows"], feed["accepted"], feed["rejected"]) == \
+        ("done", fmt, 3, 3, 0)
+    assert {tap_id: t.stop_id for tap_id, t in stored(database, operator).items()} == \
+        {"t0": "S0", "t1": "S1", "t2": "S2"}

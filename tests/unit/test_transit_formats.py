@@ -99,3 +99,29 @@ def test_tides_actions_map_to_taps_and_local_times_take_the_operator_zone():
     flat = OperatorProfile("x", "x", "tram", "flat", "funding_source_id")
     _, [(_, enter)] = parse("tides", ",".join(TIDES) + "\n" + row() + "\n", flat)
     assert (enter.type, enter.mode) == ("single", "tram")
+
+
+@pytest.mark.parametrize(("header", "fmt", "reason"), [
+    (",".join(LITTLEPAY_V3), "littlepay-v3", "The header is comma-separated: expected pipe-separated Littlepay v3"),
+    ("\t".join(LITTLEPAY_V1), "littlepay-v3", "The header is tab-separated: expected pipe-separated Littlepay v3"),
+    (",".join(TIDES), "littlepay-v3", "This is a comma-separated TIDES fare_transactions file, sent as littlepay-v3"),
+    ("|".join(LITTLEPAY_V3), "tides", "Send it again with format=littlepay-v3."),
+    ("participant_id|littlepay_transaction_id|type|transaction_outcome", "littlepay-v3",
+     "the header lacks transaction_timestamp_utc."),
+])
+def test_another_separator_or_another_format_is_named(header, fmt, reason):
+    with pytest.raises(FormatError) as refused:
+        open_parser(fmt, header + "\r\n", OPERATOR, hasher, NOW)
+    assert reason in str(refused.value) and "transaction_date_time_utc" not in str(refused.value)
+
+
+def test_a_row_that_cannot_be_read_is_its_own_error_and_the_rows_after_it_count():
+    header = ",".join(TIDES)
+    good = ",".join({"transaction_id": "t", "service_date": "2025-07-01", "event_timestamp": "2025-07-01T08:00:00",
+                     "amount": "2", "fare_action": "Enter", "fare_capped": "false", "token_id": "tok"}.get(c, "")
+                    for c in TIDES)
+    text = "\n".join([header, '"t1"x,' + good[2:], "caf\udce9," + good[2:], good]) + "\n" + '"t9,2025-07-01'
+    _, parsed = parse("tides", text)
+    assert [(line, [e.message for e in r] if isinstance(r, list) else r.tap_id) for line, r in parsed] == [
+        (2, ["Cannot be read: ',' expected after '\"'."]), (3, ["Not UTF-8 text."]), (4, "t"),
+        (5, ["Cannot be read: unexpected end of data. The file ends part-way through this row: was it cut short?"])]

@@ -2,7 +2,7 @@
 import pytest
 from flask_smorest import Blueprint
 from psycopg import errors as pg
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from rewards_shared.config import Settings
 from rewards_shared.db import Database
@@ -16,6 +16,7 @@ FAILURES = {
     "bug": ProgrammingError("SELECT nonsense", {}, pg.UndefinedTable("no such table")),
     "domain": Conflict("Already linked to another member.", field="card_ref"),
     "crash": ZeroDivisionError("1/0"),
+    "range": DataError("INSERT …", {}, pg.NumericValueOutOfRange("integer out of range")),
 }
 
 
@@ -31,7 +32,13 @@ def client():
     return app.test_client()
 
 
-@pytest.mark.parametrize(("name", "status"), [("race", 503), ("bug", 500), ("domain", 409), ("crash", 500)])
+@blp.route("/echo/<name>", methods=["POST"])
+def echo(name):
+    return {"name": name}
+
+
+@pytest.mark.parametrize(("name", "status"), [("race", 503), ("bug", 500), ("domain", 409), ("crash", 500),
+                                              ("range", 422)])
 def test_failures_become_problems(client, name, status):
     response = client.get(f"/boom/{name}")
     assert response.status_code == status
@@ -71,3 +78,23 @@ def test_card_references_and_voucher_codes_never_reach_the_logs():
         assert loggable_path() == "/v1/card-links/leeds-bus/[card_ref]"
     with app.test_request_context("/v1/pos/vouchers/ABCD-EFGH/redeem"):
         assert loggable_path() == "/v1/pos/vouchers/[code]/redeem"
+
+
+@pytest.mark.parametrize(("path", "body", "fields"), [
+    ("/boom/echo/a%00b", {}, ["name"]),
+    ("/boom/echo/ok?limit=1&cursor=x%00", {}, ["cursor"]),
+    ("/boom/echo/ok", {"taps": [{"card_ref": "fs"}, {"card_ref": "f\x00s"}], "note": "fine"}, ["taps.1.card_ref"]),
+])
+def test_the_nul_character_is_refused_naming_where_it_is(client, path, body, fields):
+    response = client.post(path, json=body)
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    assert sorted(response.get_json()["errors"]) == fields
+    assert client.post("/boom/echo/ok", json={"note": "fine"}).status_code == 200
+
+
+def test_the_document_describes_every_error_as_a_problem(client):
+    spec = client.get("/openapi.json").get_json()
+    default = spec["components"]["responses"]["DEFAULT_ERROR"]["content"]
+    assert list(default) == ["application/problem+json"]
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status"} and problem["additionalProperties"] is True

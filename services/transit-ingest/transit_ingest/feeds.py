@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 
 from rewards_shared import jobs, metrics, tracing
 from rewards_shared.db import Database, libpq_url
-from rewards_shared.errors import Invalid, NotFound
+from rewards_shared.errors import DomainError, Invalid, NotFound
 from rewards_shared.runtime import Clock, utc_now
 
 from . import journeys, operators
 from .cards import CardHasher
-from .formats import FORMATS, FormatError, Ignored, RowError, TapRecord, open_parser, rows
+from .formats import FORMATS, FormatError, Ignored, RowError, TapRecord, lines_of, open_parser, rows
 from .models import Feed, FeedError
 from .store import store_taps
 
@@ -44,9 +44,15 @@ MAX_ATTEMPTS = 3
 ERRORS_SHOWN = 100
 
 
+class CutShort(DomainError):
+    """The upload ended before the length it announced: the connection dropped."""
+    title = "Bad request"
+
+
 def receive(session: Session, operator_id: str, fmt: str, body: BinaryIO, *, filename: str | None = None,
-            created_by: str | None = None, claimed: bool = False) -> Feed:
-    """Stream `body` into a new large object and queue the feed (or keep it, `claimed`, to process here)."""
+            created_by: str | None = None, claimed: bool = False, expected_bytes: int | None = None) -> Feed:
+    """Stream `body` into a new large object and queue the feed (or keep it, `claimed`, to process here).
+    A body that ends before `expected_bytes` raises CutShort, and the caller's rollback drops what came."""
     if fmt not in FORMATS:
         raise Invalid(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}.", field="format")
     operators.active(session, operator_id)
@@ -57,6 +63,9 @@ def receive(session: Session, operator_id: str, fmt: str, body: BinaryIO, *, fil
         connection.execute("SELECT lo_put(%s, %s, %s)", (oid, size, piece))
         digest.update(piece)
         size += len(piece)
+    if expected_bytes is not None and size != expected_bytes:
+        raise CutShort(f"The upload ended after {size} of its {expected_bytes} bytes: nothing was stored. "
+                       "Send the file again.", field="body")
     feed = Feed(id=uuid.uuid4(), operator_id=operator_id, format=fmt, filename=filename, content_oid=oid,
                 size_bytes=size, sha256=digest.hexdigest(), created_by=created_by)
     if claimed:
@@ -178,10 +187,14 @@ def process(database: Database, feed_id: uuid.UUID, hasher: CardHasher, *, clock
                                                  feed.rows)
     notify = on_progress or (lambda progress: None)
     with LargeObject(database, oid, size) as content:
-        text = io.TextIOWrapper(io.BufferedReader(content, PIECE), encoding="utf-8-sig", newline="")
+        # A byte order mark is dropped; bytes that are not UTF-8 are kept as escapes, so that one such
+        # row is that row's error rather than the end of the file.
+        text = io.TextIOWrapper(io.BufferedReader(content, PIECE), encoding="utf-8-sig", errors="surrogateescape",
+                                newline="")
         try:
-            parser = open_parser(fmt, _header(text), operator, hasher, clock())
-            batches = _batches(rows(parser, text, after_line=after_line), chunk_rows, content)
+            lines = lines_of(text)
+            parser = open_parser(fmt, next(lines, ""), operator, hasher, clock())
+            batches = _batches(rows(parser, lines, after_line=after_line), chunk_rows, content)
             for batch in prefetch(batches):
                 done_rows += batch.rows
                 _save(database, feed_id, operator.operator_id, parser.format, batch, now=clock())
@@ -191,13 +204,6 @@ def process(database: Database, feed_id: uuid.UUID, hasher: CardHasher, *, clock
     _pair(database, feed_id, operator.operator_id, clock,
           lambda: notify(Progress(feed_id, "pairing", size, size, done_rows)))
     return _finish(database, feed_id, "done")
-
-
-def _header(text: io.TextIOWrapper) -> str:
-    try:
-        return text.readline()
-    except UnicodeDecodeError:
-        raise FormatError("The file is not UTF-8 text (binary data?).") from None
 
 
 def _batches(parsed: Iterable[tuple[int, object]], size: int, content: LargeObject) -> Iterator[Batch]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -322,6 +323,46 @@ def _missing(header: list[str], required: Iterable[str]) -> list[str]:
     return [name for name in required if name not in present]
 
 
+_SEPARATORS = {"|": "pipe", ",": "comma", "\t": "tab", ";": "semicolon"}
+_EXPECTED = {"littlepay-v3": "pipe-separated Littlepay v3 (device_transactions)",
+             "littlepay-v1": "pipe-separated Littlepay v1 (device_transactions)",
+             "tides": "comma-separated TIDES fare_transactions"}
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _separator(header_line: str) -> str | None:
+    """The separator a header row uses: the one of ours that splits it into the most names."""
+    counts = {sep: header_line.count(sep) for sep in _SEPARATORS}
+    sep = max(counts, key=counts.get)
+    return sep if counts[sep] else None
+
+
+def _looks_like(header: list[str]) -> str | None:
+    """The format whose own columns a header carries, whatever it was sent as."""
+    names = {name.strip().strip('"') for name in header}
+    if {"littlepay_transaction_id", "transaction_timestamp_utc"} <= names:
+        return "littlepay-v3"
+    if {"littlepay_transaction_id", "transaction_date_time_utc"} <= names:
+        return "littlepay-v1"
+    if {"transaction_id", "fare_action", "event_timestamp"} <= names:
+        return "tides"
+    return None
+
+
+def _wrong_file(fmt: str, header_line: str, own_separator: str) -> FormatError | None:
+    """A file in another format or split by another separator: say so, rather than list missing columns."""
+    line = header_line.rstrip("\r\n")
+    sep = _separator(line)
+    other = _looks_like(line.split(sep)) if sep else None
+    family = fmt.split("-")[0]
+    if other and other.split("-")[0] != family:
+        return FormatError(f"This is a {_EXPECTED[other]} file, sent as {fmt}: expected {_EXPECTED[fmt]}. "
+                           f"Send it again with format={other}.")
+    if sep and sep != own_separator and line.count(own_separator) == 0:
+        return FormatError(f"The header is {_SEPARATORS[sep]}-separated: expected {_EXPECTED[fmt]}.")
+    return None
+
+
 def open_parser(fmt: str, header_line: str, operator: OperatorProfile, hasher: CardHasher,
                 now: datetime) -> FileParser:
     """The parser for a file whose first line is `header_line`, or FormatError saying what is wrong;
@@ -330,36 +371,81 @@ def open_parser(fmt: str, header_line: str, operator: OperatorProfile, hasher: C
         raise FormatError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}.")
     if not header_line.strip():
         raise FormatError("The file is empty: expected a header row.")
+    if _UNDECODABLE.search(header_line):
+        raise FormatError("The file is not UTF-8 text (binary data?).")
     if "\x00" in header_line or any(ord(ch) < 32 and ch not in "\t\r\n" for ch in header_line):
         raise FormatError("The file looks like binary data, not a text file with a header row.")
     if fmt.startswith("littlepay"):
+        if wrong := _wrong_file(fmt, header_line, "|"):
+            raise wrong
         header = header_line.rstrip("\r\n").split("|")
-        time_column = "transaction_timestamp_utc" if "transaction_timestamp_utc" in header else \
-            "transaction_date_time_utc"
-        missing = _missing(header, _LITTLEPAY_REQUIRED + (time_column,))
+        times = [name for name in ("transaction_timestamp_utc", "transaction_date_time_utc") if name in header]
+        expected_time = "transaction_date_time_utc" if fmt == "littlepay-v1" else "transaction_timestamp_utc"
+        missing = _missing(header, _LITTLEPAY_REQUIRED + ((times or [expected_time])[0],))
         if missing:
-            hint = " (Littlepay files are pipe-separated)" if len(header) == 1 else ""
-            raise FormatError(f"Not a Littlepay device_transactions file{hint}: the header lacks "
-                              f"{', '.join(missing)}.")
+            raise FormatError(f"Not a Littlepay device_transactions file: the header lacks {', '.join(missing)}.")
         return LittlepayParser(header, operator, hasher, now)
+    if wrong := _wrong_file(fmt, header_line, ","):
+        raise wrong
     header = next(csv.reader([header_line]))
     missing = _missing(header, _TIDES_REQUIRED)
     if missing:
-        hint = " (TIDES files are comma-separated)" if len(header) == 1 else ""
-        raise FormatError(f"Not a TIDES fare_transactions file{hint}: the header lacks {', '.join(missing)}.")
+        raise FormatError(f"Not a TIDES fare_transactions file: the header lacks {', '.join(missing)}.")
     return TidesParser(header, operator, hasher, now)
 
 
+MAX_LINE = 1 << 20  # characters: far beyond any row, short enough that a file with no line ends stays small
+
+
+def lines_of(text) -> Iterator[str]:
+    """A text stream's lines, none longer than MAX_LINE characters (a longer one comes in pieces)."""
+    return iter(lambda: text.readline(MAX_LINE), "")
+
+
+class _Lines:
+    """The lines as the csv reader takes them, noting what the current row's error must say: a line that
+    was not UTF-8 (decoded with surrogate escapes), too long, or the file ending inside the row."""
+
+    __slots__ = ("lines", "problem", "unterminated")
+
+    def __init__(self, lines: Iterator[str]):
+        self.lines = lines
+        self.problem: str | None = None
+        self.unterminated = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.unterminated = not line.endswith(("\n", "\r"))
+        if self.unterminated and len(line) >= MAX_LINE:
+            self.problem, self.unterminated = f"Longer than {MAX_LINE} characters: not a row of this format.", False
+        elif not line.isascii() and _UNDECODABLE.search(line):
+            self.problem = self.problem or "Not UTF-8 text."
+        return line
+
+
+_TRUNCATED = " The file ends part-way through this row: was it cut short?"
+
+
 def rows(parser: FileParser, lines: Iterator[str], *, after_line: int = 1) -> Iterator[tuple[int, Parsed]]:
-    """(line number, parsed row) for every row after the header (line 1) and after `after_line`."""
-    reader = csv.reader(lines, delimiter=parser.delimiter, quoting=parser.quoting, strict=True)
-    try:
-        for row in reader:
-            line = reader.line_num + 1
-            if line <= after_line:
-                continue
-            yield line, parser.parse(row, line)
-    except csv.Error as error:
-        raise FormatError(f"Line {reader.line_num + 1}: {error}.") from None
-    except UnicodeDecodeError:
-        raise FormatError(f"Line {reader.line_num + 2}: not UTF-8 text (binary data?).") from None
+    """(line number, parsed row) for every row after the header (line 1) and after `after_line`. A row the
+    csv reader cannot split, or that is not UTF-8, is that row's error; the rows after it still count."""
+    source = _Lines(lines)
+    reader = csv.reader(source, delimiter=parser.delimiter, quoting=parser.quoting, strict=True)
+    while True:
+        source.problem = None
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            row, source.problem = None, source.problem or f"Cannot be read: {error}."
+        line = reader.line_num + 1
+        if line <= after_line:
+            continue
+        parsed = [RowError(line, "_row", source.problem)] if source.problem else parser.parse(row, line)
+        if source.unterminated and isinstance(parsed, list):
+            parsed = [RowError(e.line, e.field, e.message + _TRUNCATED) for e in parsed]
+        yield line, parsed

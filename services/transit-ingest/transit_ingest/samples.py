@@ -36,3 +36,29 @@ def write_littlepay(path: Path, rows: int, **options) -> Path:
     with path.open("w", encoding="utf-8") as out:
         out.writelines(littlepay_lines(rows, **options))
     return path
+
+
+# How a bad row is made: (the field its error names, the column spoilt, the value put there); no column: the
+# row loses its last fields. "\udce9" is written as the byte 0xE9 (a cp1252 é), which is not UTF-8.
+BAD_ROWS = (("type", 6, "sideways"), ("transaction_timestamp_utc", 8, "yesterday"),
+            ("participant_id", 0, "someone-else"), ("latitude", 15, "95.0"), ("littlepay_transaction_id", 3, ""),
+            ("_row", 10, "Caf\udce9 Nero"), ("_row", None, None))
+
+
+def write_littlepay_with_bad_rows(path: Path, rows: int, *, every: int = 10, **options) -> dict[int, str]:
+    """A Littlepay v3 file of `rows` taps in which every `every`-th row is bad in one of several ways (a
+    wrong value, a missing one, too few fields, bytes that are not UTF-8); {line: field} of the bad rows."""
+    bad: dict[int, str] = {}
+    with path.open("w", encoding="utf-8", errors="surrogateescape") as out:
+        for index, line in enumerate(littlepay_lines(rows, **options)):
+            if index and index % every == 0:
+                field, column, value = BAD_ROWS[(index // every) % len(BAD_ROWS)]
+                fields = line.rstrip("\n").split("|")
+                if column is None:
+                    del fields[12:]
+                else:
+                    fields[column] = value
+                line = "|".join(fields) + "\n"
+                bad[index + 1] = field
+            out.write(line)
+    return bad

@@ -81,11 +81,12 @@ def push_taps(rt: TransitIngest, principal: Principal, operator_id: str, rows: l
 
 
 def receive_feed(rt: TransitIngest, principal: Principal, operator_id: str, fmt: str, body: BinaryIO, *,
-                 filename: str | None = None) -> Feed:
-    """Queue an uploaded file for the worker."""
+                 filename: str | None = None, expected_bytes: int | None = None) -> Feed:
+    """Queue an uploaded file for the worker; one that ends before `expected_bytes` is not kept."""
     _authorize(principal, operator_id)
     with rt.database.transaction() as session:
-        return feeds.receive(session, operator_id, fmt, body, filename=filename, created_by=principal.role)
+        return feeds.receive(session, operator_id, fmt, body, filename=filename, created_by=principal.role,
+                             expected_bytes=expected_bytes)
 
 
 def load_feed(rt: TransitIngest, operator_id: str, fmt: str, body: BinaryIO, *, filename: str | None = None,

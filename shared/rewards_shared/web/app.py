@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from .. import logs
 from ..auth import Verifier
 from ..runtime import Runtime
-from . import access, docs, health, observe, problems
+from . import access, docs, health, inputs, observe, problems
 from .ratelimit import RateLimiter
 
 
@@ -41,6 +41,7 @@ def create_service_app(runtime: Runtime, *, title: str, blueprints: Iterable[Blu
     observe.install(app, settings.service)
     access.install(app, verifier, RateLimiter(per_minute) if per_minute > 0 else None,
                    access.UsageRecorder(runtime.database))
+    inputs.install(app)
     problems.install(app)
     health.install(app, runtime.database, settings)
     docs.install(app)

@@ -2,11 +2,13 @@
 errors, unknown routes and anything unexpected (never a stack trace)."""
 from __future__ import annotations
 
+import http
 import logging
 
+import marshmallow as ma
 from flask import Flask, Response, g, json
 from flask_smorest import Api
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
@@ -47,8 +49,36 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+class ProblemSchema(ma.Schema):
+    """What every error answers, as `application/problem+json` (RFC 9457); a problem may add members."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    type = ma.fields.String(required=True, metadata={"description": "about:blank, or a URI naming the problem"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(keys=ma.fields.String(), metadata={"description": "By field: what is wrong with it"})
+    instance = ma.fields.String(metadata={"description": "urn:request:<id>, the request's id in the logs"})
+
+
 class ProblemApi(Api):
-    """flask-smorest's Api, answering its own HTTP errors (validation, 404, 405…) as problems."""
+    """flask-smorest's Api, answering its own HTTP errors (validation, 404, 405…) as problems, and
+    documenting every error response as one."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        """The error responses flask-smorest documents (one per status, and the default), as problems."""
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = {PROBLEM: {"schema": self.ERROR_SCHEMA}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, {
+            "description": "Any error, as a problem", "content": {PROBLEM: {"schema": self.ERROR_SCHEMA}}},
+            lazy=True)
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
@@ -81,6 +111,11 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError):
+        if isinstance(error, DataError):
+            # SQLSTATE class 22: a value the column cannot hold (out of range, too long): the request's fault.
+            log.warning("request carried a value the database cannot store", extra={"error": repr(error)[:300]})
+            return problem(422, "Unprocessable Content", "A value in the request is out of the range that can be "
+                           "stored.")
         if is_transient(error):
             log.warning("request lost a race or the database is unavailable", extra={"error": repr(error)[:300]})
             return problem(503, "Service Unavailable", "A concurrent change or a database hiccup got in the way; "

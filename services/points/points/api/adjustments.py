@@ -64,6 +64,7 @@ class Groups(MethodView):
     @require("catalogue")
     @blp.arguments(NewGroup)
     @blp.response(201, GroupOut)
+    @blp.alt_response(200, schema=GroupOut, description="The group exists already")
     def post(self, body):
         """Register a community group members can donate points to (200 if it exists)."""
         group, created = services.add_group(runtime(), **body)

@@ -102,6 +102,7 @@ class Members(MethodView):
     @require("app")
     @blp.arguments(NewMember)
     @blp.response(201, MemberOut)
+    @blp.alt_response(200, schema=MemberOut, description="The member is registered already")
     def post(self, body):
         """Register a member (idempotent: 200 when already registered)."""
         registration = services.register_member(runtime(), body["member_id"])

@@ -164,6 +164,7 @@ class Checkins(MethodView):
     @_idempotent_when_keyed
     @blp.arguments(NewCheckin)
     @blp.response(201, AttendanceOut)
+    @blp.alt_response(200, schema=AttendanceOut, description="Checked out: the attendance awaiting confirmation")
     def post(self, body):
         """Check a member in (201, a new attendance) or out (200, the attendance awaiting confirmation)."""
         action = body.pop("action")

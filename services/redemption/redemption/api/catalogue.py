@@ -99,6 +99,7 @@ class Partners(MethodView):
     @require("catalogue")
     @blp.arguments(NewPartner)
     @blp.response(201, PartnerOut)
+    @blp.alt_response(200, schema=PartnerOut, description="The same partner exists already")
     def post(self, body):
         """Register a partner (200 when the same partner exists already)."""
         partner, created = services.add_partner(runtime(), **body)
@@ -133,6 +134,7 @@ class Rewards(MethodView):
     @require("catalogue")
     @blp.arguments(NewReward)
     @blp.response(201, RewardOut)
+    @blp.alt_response(200, schema=RewardOut, description="The same reward exists already")
     def post(self, body):
         """Add a reward to the catalogue (200 when the same reward exists already)."""
         reward, created = services.add_reward(runtime(), current_principal(), **body)

@@ -40,6 +40,7 @@ class CardLinks(MethodView):
     @require("app", "member")
     @blp.arguments(NewLink)
     @blp.response(201, LinkOut)
+    @blp.alt_response(200, schema=LinkOut, description="The card is linked already")
     def post(self, body):
         """Link a card to a member (200 when it already is); journeys from the 14 days before count."""
         link, created = services.link_card(runtime(), current_principal(), **body)

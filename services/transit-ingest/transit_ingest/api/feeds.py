@@ -84,7 +84,7 @@ class Feeds(MethodView):
         """Upload an operator file as the raw body; it is processed in the background."""
         request.max_content_length = runtime().max_feed_bytes
         feed = services.receive_feed(runtime(), current_principal(), operator_id, args["format"], request.stream,
-                                     filename=args["filename"])
+                                     filename=args["filename"], expected_bytes=request.content_length)
         return {"feed_id": feed.id, "status": feed.status, "size_bytes": feed.size_bytes, "sha256": feed.sha256}
 
     @require("operator")
