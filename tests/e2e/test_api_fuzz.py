@@ -53,12 +53,13 @@ def world(services, issue_token) -> dict[str, str]:
            "reward_id": f"fuzz-coffee-{tag}", "organiser_id": f"fuzz-org-{tag}", "card_ref": f"fs-fuzz-{tag}"}
     admin_call(client, "transit-ingest", "/v1/operators", {"operator_id": ids["operator_id"], "name": "Fuzz buses"})
     admin_call(client, "points", "/v1/members", {"member_id": ids["member_id"]}, role="app")
-    admin_call(client, "points", "/v1/adjustments", {"member_id": ids["member_id"], "points": 500,
+    admin_call(client, "points", "/v1/adjustments", role="finance", body={"member_id": ids["member_id"], "points": 500,
                                                      "reason": "points to spend while fuzzing"})
     admin_call(client, "transit-ingest", "/v1/card-links", {"member_id": ids["member_id"],
                "operator_id": ids["operator_id"], "card_ref": ids["card_ref"]}, role="app")
-    admin_call(client, "redemption", "/v1/partners", {"partner_id": ids["partner_id"], "name": "Fuzz café"})
-    admin_call(client, "redemption", "/v1/rewards", {
+    admin_call(client, "redemption", "/v1/partners", {"partner_id": ids["partner_id"], "name": "Fuzz café"},
+               role="catalogue")
+    admin_call(client, "redemption", "/v1/rewards", role="catalogue", body={
         "reward_id": ids["reward_id"], "partner_id": ids["partner_id"], "title": "Flat white", "cost_points": 10,
         "stock": 1000, "per_member_limit": 1000, "funded_by": "council", "settlement_pence": 250})
     now = datetime.now(UTC)
@@ -67,14 +68,18 @@ def world(services, issue_token) -> dict[str, str]:
         "ends_at": (now + timedelta(hours=2)).isoformat()}, role=f"organiser:{ids['organiser_id']}")["opportunity_id"]
     ids["redemption_id"] = admin_call(client, "redemption", "/v1/redemptions", {
         "member_id": ids["member_id"], "reward_id": ids["reward_id"]}, role="app")["redemption_id"]
+    ids["member_token"] = admin_call(client, "points", f"/v1/members/{ids['member_id']}/credentials", {},
+                                     role="app")["token"]
     return ids
 
 
 @pytest.fixture(scope="module")
 def tokens(world, issue_token) -> dict[str, str]:
-    roles = ("app", "admin", "analyst", f"operator:{world['operator_id']}", f"partner:{world['partner_id']}",
-             f"organiser:{world['organiser_id']}")
-    return {role.split(":")[0]: issue_token(role) for role in roles}
+    roles = ("app", "admin", "catalogue", "finance", "support", "analyst", f"operator:{world['operator_id']}",
+             f"partner:{world['partner_id']}", f"organiser:{world['organiser_id']}")
+    tokens = {role.split(":")[0]: issue_token(role) for role in roles}
+    tokens["member"] = world["member_token"]
+    return tokens
 
 
 def headers_for(case, token: str) -> dict[str, str]:

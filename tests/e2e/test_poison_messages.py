@@ -118,7 +118,8 @@ def test_a_replay_picked_by_event_id_or_offset_puts_one_fixed_message_back_throu
         client, databases, infra, producer, stack_env, member_id):
     points = client("points")
     assert points.post("/v1/members", json={"member_id": member_id}).status_code in (200, 201)
-    assert client("points", "admin").post("/v1/adjustments", headers={"Idempotency-Key": f"replay-{member_id}"}, json={
+    finance = client("points", "finance")
+    assert finance.post("/v1/adjustments", headers={"Idempotency-Key": f"replay-{member_id}"}, json={
         "member_id": member_id, "points": 100, "reason": "replay test"}).status_code == 201
     dlq = dead_letter_topic(REDEMPTION_EVENTS, "points")
 
