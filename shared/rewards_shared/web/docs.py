@@ -32,3 +32,9 @@ def install(app: Flask) -> None:
     @app.get(ASSETS_URL + "<path:filename>")
     def docs_asset(filename: str):
         return send_from_directory(folder, filename, max_age=86400)
+
+
+CSV = "text/csv"
+# `blp.alt_response(200, success=True, content_type=CSV, schema=CSV_BODY)` adds CSV beside the JSON body;
+# without a schema flask-smorest documents no CSV content at all
+CSV_BODY = {"type": "string"}

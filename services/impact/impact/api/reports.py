@@ -5,14 +5,13 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from rewards_shared.web import require
+from rewards_shared.web import CSV, CSV_BODY, require
 
 from .. import services
 from . import runtime
 from .schemas import PageQuery, ReportOut, ReportQuery
 
 blp = Blueprint("reports", __name__, url_prefix="/v1/reports", description="Evidence for the council: aggregates only")
-CSV = "text/csv"
 
 
 @blp.route("/impact")
@@ -20,8 +19,8 @@ class ImpactReport(MethodView):
     @require("analyst")
     @blp.arguments(ReportQuery, location="query")
     @blp.response(200, ReportOut)
-    @blp.alt_response(200, content_type=CSV, description="The same figures, one per row (`Accept: text/csv`)",
-                      success=True)
+    @blp.alt_response(200, success=True, content_type=CSV, schema=CSV_BODY,
+                      description="The figures as JSON, or one per row as CSV (`Accept: text/csv`)")
     def get(self, query):
         """Participation, travel, CO2e avoided, volunteering, points, rewards and cost for a period."""
         if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.web import current_principal, require
+from rewards_shared.web import CSV, CSV_BODY, current_principal, require
 
 from .. import services
 from . import runtime
@@ -42,7 +42,7 @@ class StatementOut(Schema):
 def _wants_csv(args: dict) -> bool:
     if args["format"]:
         return args["format"] == "csv"
-    return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+    return request.accept_mimetypes.best_match(["application/json", CSV]) == CSV
 
 
 @blp.route("/<partner_id>/settlement")
@@ -50,14 +50,15 @@ class Settlement(MethodView):
     @require("finance", "partner")
     @blp.arguments(StatementArgs, location="query")
     @blp.response(200, StatementOut)
-    @blp.alt_response(200, success=True, content_type="text/csv", description="The same statement as CSV")
+    @blp.alt_response(200, success=True, content_type=CSV, schema=CSV_BODY,
+                      description="The statement, as JSON or (with ?format=csv or Accept: text/csv) as CSV")
     def get(self, args, partner_id):
         """Vouchers redeemed per reward in the period and what the council owes (JSON, or CSV with
         ?format=csv or Accept: text/csv). Staff see every partner; a partner sees its own."""
         found = services.settlement_statement(runtime(), current_principal(), partner_id, args["from_"], args["to"])
         if _wants_csv(args):
             filename = f"settlement-{partner_id}-{found.period_from}-{found.period_to}.csv"
-            return Response(found.to_csv(), mimetype="text/csv",
+            return Response(found.to_csv(), mimetype=CSV,
                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
         out = found.to_dict()
         out["from_"] = out.pop("from")
