@@ -186,13 +186,14 @@ class ConsumerLoop:
         settled: set[int] = set()
         if len(deliveries) > 1 and self._apply_together(deliveries):
             settled.update(id(d.record) for d in deliveries)
-        else:
-            for delivery in deliveries:
-                if not self.handle_record(delivery.record, stop):
-                    return settled
-                settled.add(id(delivery.record))
-        for record, error in poison:
-            if not self._dead_letter(record, error, 1, stop):
+            for record, error in poison:
+                if not self._dead_letter(record, error, 1, stop):
+                    break
+                settled.add(id(record))
+            return settled
+        # one by one in offset order, so dead letters keep the order their messages came in
+        for record in records:
+            if not self.handle_record(record, stop):
                 break
             settled.add(id(record))
         return settled
