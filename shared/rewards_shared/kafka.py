@@ -186,6 +186,9 @@ def wait_for_topics(bootstrap: str, names: list[str], timeout: float = 60.0) -> 
         admin_client.close()
 
 
+PROBE_TIMEOUT_MS = 10_000  # a broker that is away fails a measurement rather than holding a stopping worker
+
+
 class LagProbe:
     """How far a consumer group is behind on each partition, and how many messages its dead-letter topics
     hold, read from the broker rather than from the consumer, so the figures keep moving while the
@@ -206,8 +209,8 @@ class LagProbe:
                 self._admin = admin(self.bootstrap, self.client_id)
             partitions = self._partitions(self.topics)
             letters = self._partitions(self.dead_letter_topics)
-            ends = self._consumer.end_offsets(partitions + letters)
-            starts = self._consumer.beginning_offsets(partitions + letters)
+            ends = self._consumer.end_offsets(partitions + letters, timeout_ms=PROBE_TIMEOUT_MS)
+            starts = self._consumer.beginning_offsets(partitions + letters, timeout_ms=PROBE_TIMEOUT_MS)
             committed = self._admin.list_group_offsets(self.group).get(self.group, {})
         except Exception:
             self.close()
