@@ -47,13 +47,16 @@ class Stack:
 
     @classmethod
     def for_tests(cls, slot: int | None = None) -> Stack:
-        """`TEST_SLOT=N` moves the test stack to its own folder and ports (N × 100 higher)."""
+        """`TEST_SLOT=N` moves the test stack to its own folder and ports (N × 100 higher). Within a hundred
+        each kind of port keeps its own last two digits (web x01–x05, PostgreSQL x32, metrics x50–x84, Kafka
+        x92/x93), so no two slots can ever share a port, and every port stays below the kernel's ephemeral
+        range (32768 and up), where an outgoing connection could hold it."""
         slot = int(os.environ.get("TEST_SLOT") or 0) if slot is None else slot
         shift = slot * 100
         name = f"test-{slot}" if slot else "test"
         return cls(home=REPO_ROOT / ".local" / name, name=name, kafka_port=19092 + shift,
-                   controller_port=19093 + shift, pg_port=54330 + shift, web_port_offset=10000 + shift,
-                   metrics_port_base=19101 + shift, db_prefix="test_", web_concurrency=1)
+                   controller_port=19093 + shift, pg_port=15432 + shift, web_port_offset=10000 + shift,
+                   metrics_port_base=19150 + shift, db_prefix="test_", web_concurrency=1)
 
     @property
     def servers(self) -> Path:
