@@ -361,14 +361,18 @@ def stack_down(keep_infra: bool) -> None:
     click.echo("stopped")
 
 
-def _print_welcome(local, env_vars: dict[str, str], seconds: float) -> None:
+DEV_ROLES = ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers", "admin",
+             "catalogue", "finance", "support", "analyst")
+
+
+def write_dev_tokens(local, env_vars: dict[str, str]) -> dict[str, str]:
+    """A fresh credential per development role, in `<keys>/dev-tokens.env` as APP_TOKEN=… lines (what the
+    README sources); role → token."""
     from .auth import issue_credential
-    from .service import discover
 
     key = Path(env_vars["REWARDS_SIGNING_KEY_FILE"]).read_text()
     tokens = {}
-    for role in ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers", "admin",
-                 "catalogue", "finance", "support", "analyst"):
+    for role in DEV_ROLES:
         issued = issue_credential(key, role)
         tokens[role] = issued.token
         log_issued(issued)
@@ -376,6 +380,13 @@ def _print_welcome(local, env_vars: dict[str, str], seconds: float) -> None:
     tokens_file.write_text("".join(
         f"{role.split(':')[0].upper()}_TOKEN={token}\n" for role, token in tokens.items()))
     tokens_file.chmod(0o600)
+    return tokens
+
+
+def _print_welcome(local, env_vars: dict[str, str], seconds: float) -> None:
+    from .service import discover
+
+    tokens = write_dev_tokens(local, env_vars)
     click.echo(f"\nSmart Leeds Rewards is up ({seconds:.0f}s).\n")
     for info in discover().values():
         url = local.base_url(info)

@@ -1,10 +1,12 @@
-"""Domain errors, free of any web framework; the HTTP layer turns them into problem+json."""
+"""Domain errors, free of any web framework; the HTTP layer turns them into problem+json. A class named for
+a status carries that status's RFC 9110 reason phrase as its title, the same one the web layer gives the
+errors it raises itself (rewards_shared.web.problems.status_title)."""
 from __future__ import annotations
 
 
 class DomainError(Exception):
     status = 400
-    title = "Bad request"
+    title = "Bad Request"
 
     def __init__(self, detail: str, *, field: str | None = None, errors: dict | None = None, **extra):
         super().__init__(detail)
@@ -15,7 +17,7 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     status = 404
-    title = "Not found"
+    title = "Not Found"
 
 
 class Conflict(DomainError):
@@ -25,7 +27,7 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     status = 422
-    title = "Unprocessable content"
+    title = "Unprocessable Content"
 
 
 class Gone(DomainError):
@@ -40,4 +42,4 @@ class Forbidden(DomainError):
 
 class TooLarge(DomainError):
     status = 413
-    title = "Request Entity Too Large"
+    title = "Content Too Large"

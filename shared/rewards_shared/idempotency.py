@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from .db import idempotency_keys
 from .web.app import runtime
-from .web.problems import problem
+from .web.problems import problem, status_title
 
 IN_PROGRESS = 0
 ABANDONED_AFTER = timedelta(seconds=60)
@@ -40,8 +40,9 @@ def idempotent(view):
     def wrapper(*args, **kwargs):
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
-            return problem(400, "Bad Request", "This request needs an Idempotency-Key header.",
-                           errors={"Idempotency-Key": ["Missing header."]})
+            return problem(400, "Bad Request", "This request needs an Idempotency-Key header: a new unique key "
+                           "(a UUID) for each new request, the same one when retrying it.",
+                           errors={"Idempotency-Key": ["Missing or empty."]})
         if len(key) > MAX_KEY_LENGTH:
             return problem(400, "Bad Request", f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters.",
                            errors={"Idempotency-Key": ["Too long."]})
@@ -59,7 +60,7 @@ def idempotent(view):
                     idempotency_keys.c.principal == principal, idempotency_keys.c.key == key)
                     .with_for_update()).one()
                 if stored.request_hash != fingerprint:
-                    return problem(422, "Unprocessable Content",
+                    return problem(422, status_title(422),
                                    "This Idempotency-Key was used with a different request.",
                                    errors={"Idempotency-Key": ["Already used for a different request."]})
                 if stored.status_code != IN_PROGRESS:

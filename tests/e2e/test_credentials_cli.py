@@ -29,7 +29,9 @@ def test_credentials_expire_by_default_and_the_list_shows_expiry_and_last_use(se
     assert lifetimes == {support: 90 * 86400, member: 3600, app: 7200}
 
     assert ServiceClient(services["points"], support).get("/v1/members/nobody/balance").status_code == 404
-    listed = {line.split()[0]: line for line in rewards(env, "list").splitlines()[1:]}
+    header, *rows = rewards(env, "list").splitlines()
+    assert header.split() == ["credential", "role", "issued", "expires", "last", "used", "state"]
+    listed = {line.split()[0]: line for line in rows}
     jti = {name: jwt.decode(token, options={"verify_signature": False})["jti"]
            for name, token in (("support", support), ("member", member), ("app", app))}
     assert set(jti.values()) <= set(listed)

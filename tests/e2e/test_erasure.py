@@ -158,7 +158,8 @@ def late_events(publish, member: Member, tenants: Tenants) -> list[Event]:
 def refused_after_erasure(client, member: Member, tenants: Tenants) -> None:
     member_id = member.member_id
     assert client("points").post("/v1/members", json={"member_id": member_id}).status_code == 410
-    assert client("points").get(f"/v1/members/{member_id}/balance").status_code == 404
+    assert client("points").get(f"/v1/members/{member_id}/balance").status_code == 410
+    assert client("points").get(f"/v1/members/{member_id}/transactions").status_code == 410
     assert client("notifications").put(f"/v1/members/{member_id}/contacts", json={
         "email": member.email}).status_code == 410
     assert client("transit-ingest").post("/v1/card-links", json={

@@ -187,6 +187,11 @@ def test_opportunities_belong_to_their_organiser(app, organiser, client, organis
                                             "points_per_hour": 50, "min_minutes": 30, "max_hours_per_day": 8.0}
     path = f"/v1/opportunities/{opportunity['opportunity_id']}"
     assert app.get(path).json()["title"] == "Woodhouse Moor litter pick"
+    assert opportunity["min_minutes"] == 30
+    too_short = organiser.post("/v1/opportunities", json=opening(min_minutes=1),
+                               headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert too_short.status_code == 422 and set(too_short.json()["errors"]) == {"min_minutes"}
+    assert too_short.json()["rule_min_minutes"] == 30
     stranger = client("points", "organiser:someone-else")
     assert stranger.get(path).status_code == 403
     assert stranger.get(path + "/code").status_code == 403 and app.get(path + "/code").status_code == 403

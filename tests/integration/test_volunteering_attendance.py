@@ -272,6 +272,20 @@ def test_an_opportunity_is_refused_by_field(session, change, fields):
     assert set(refused.value.errors) == fields
 
 
+def test_an_opportunity_may_not_count_attendances_the_rule_pays_nothing_for(session):
+    """The default scheme pays from 30 minutes: a 10-minute opportunity would credit 0 points without saying
+    why, so it is refused naming min_minutes; left out, min_minutes is the rule's."""
+    values = {"organiser_id": "o", "title": "t", "starts_at": START, "ends_at": START + timedelta(hours=4),
+              "actor": "t", "at": START - timedelta(days=1)}
+    with pytest.raises(Invalid) as refused:
+        volunteering.create_opportunity(session, opportunity_id=f"opp-{uuid.uuid4().hex[:10]}", min_minutes=10,
+                                        **values)
+    assert set(refused.value.errors) == {"min_minutes"} and refused.value.extra == {"rule_min_minutes": 30}
+    assert "from 30 minutes" in refused.value.detail
+    default = volunteering.create_opportunity(session, opportunity_id=f"opp-{uuid.uuid4().hex[:10]}", **values)
+    assert default.min_minutes == 30
+
+
 def test_an_opportunity_that_has_ended_cannot_be_created(session):
     with pytest.raises(Invalid) as ended:
         volunteering.create_opportunity(session, opportunity_id="late", organiser_id="o", title="t",

@@ -74,6 +74,15 @@ def test_reasons_are_explained_in_words(templates):
                     "No points have been taken.")
 
 
+def test_a_reason_with_detail_reads_as_one_sentence(templates):
+    context = {**notice_for("redemption.rejected", load("redemption.rejected")).context,
+               "reason": "insufficient_points: 30 points needed, 25 available."}
+    rendered = templates.render("redemption_rejected", context)
+    assert rendered.body == ("We couldn't get Leisure centre swim for you: you don't have enough points "
+                             "(30 points needed, 25 available). No points have been taken.")
+    assert "insufficient_points" not in rendered.html and ".." not in rendered.html
+
+
 def test_html_escapes_what_came_from_elsewhere_and_text_keeps_it_plain(templates):
     context = {**notice_for("redemption.issued", load("redemption.issued")).context,
                "reward_title": "<script>alert(1)</script>"}

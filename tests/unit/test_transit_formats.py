@@ -52,6 +52,18 @@ def test_blank_lines_are_skipped_and_short_rows_rejected():
         (3, [("_row", "Has 2 fields; the header has 25.")])]
 
 
+def test_the_sample_the_readme_links_reads_as_three_taps_and_one_rejection():
+    from pathlib import Path
+
+    sample = Path(__file__).parents[2] / "docs" / "samples" / "202611240600_device-transactions.psv"
+    lines = iter(sample.read_text().splitlines(keepends=True))
+    parser = open_parser("littlepay-v3", next(lines), OPERATOR, hasher, datetime(2026, 12, 1, tzinfo=UTC))
+    parsed = list(rows(parser, lines))
+    assert [line for line, r in parsed if not isinstance(r, list)] == [2, 3, 4]
+    assert [(line, [e.field for e in r]) for line, r in parsed if isinstance(r, list)] == \
+        [(5, ["transaction_timestamp_utc"])]
+
+
 def test_every_field_is_checked_and_reported_by_name():
     bad = EXAMPLE.splitlines()[0].split("|")
     bad[6], bad[7], bad[8], bad[13], bad[15], bad[16] = "in", "maybe", "2025-13-01", "zeppelin", "53.8", ""
@@ -62,7 +74,9 @@ def test_every_field_is_checked_and_reported_by_name():
 
 @pytest.mark.parametrize(("header", "fmt", "reason"), [
     ("", "littlepay-v3", "empty"),
-    (",".join(LITTLEPAY_V3), "littlepay-v3", "pipe-separated"),
+    (",".join(LITTLEPAY_V3), "littlepay-v3", "comma-separated: expected pipe-separated Littlepay v3"),
+    (";".join(LITTLEPAY_V3), "littlepay-v3", "semicolon-separated: expected pipe-separated Littlepay v3"),
+    ("\t".join(LITTLEPAY_V1), "littlepay-v3", "tab-separated: expected pipe-separated Littlepay v3"),
     ("|".join(TIDES), "tides", "comma-separated"),
     ("PK\x03\x04\x14\x00", "tides", "binary"),
     ("|".join(LITTLEPAY_V3), "gtfs", "Unknown format"),

@@ -1,4 +1,5 @@
 """The shared web layer answers every failure with problem+json and never a stack trace."""
+import marshmallow as ma
 import pytest
 from flask_smorest import Blueprint
 from psycopg import errors as pg
@@ -6,7 +7,7 @@ from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from rewards_shared.config import Settings
 from rewards_shared.db import Database
-from rewards_shared.errors import Conflict
+from rewards_shared.errors import Conflict, Invalid
 from rewards_shared.runtime import Runtime
 from rewards_shared.web import create_service_app
 
@@ -17,7 +18,18 @@ FAILURES = {
     "domain": Conflict("Already linked to another member.", field="card_ref"),
     "crash": ZeroDivisionError("1/0"),
     "range": DataError("INSERT …", {}, pg.NumericValueOutOfRange("integer out of range")),
+    "invalid": Invalid("ends_at is in the past.", field="ends_at"),
 }
+
+
+class CountSchema(ma.Schema):
+    count = ma.fields.Integer(required=True)
+
+
+@blp.route("/count", methods=["POST"])
+@blp.arguments(CountSchema)
+def count(body):
+    return body
 
 
 @blp.route("/<name>")
@@ -49,6 +61,14 @@ def test_failures_become_problems(client, name, status):
         assert response.headers["Retry-After"] == "1"
     if name == "domain":
         assert body["errors"] == {"card_ref": ["Already linked to another member."]}
+
+
+def test_every_layer_spells_a_422_the_same_way(client):
+    """A domain refusal, a field the schema refuses and a value the database cannot hold: one title."""
+    answers = [client.get("/boom/invalid"), client.post("/boom/count", json={"count": "many"}),
+               client.get("/boom/range")]
+    assert [(a.status_code, a.get_json()["title"]) for a in answers] == [(422, "Unprocessable Content")] * 3
+    assert answers[1].get_json()["errors"] == {"count": ["Not a valid integer."]}
 
 
 def test_unknown_paths_and_methods_are_problems_too(client):

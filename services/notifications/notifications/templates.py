@@ -49,8 +49,13 @@ def _activity(source_type: str | None) -> str:
     return _ACTIVITIES.get(source_type or "", "taking part")
 
 
-def _reason(code: str) -> str:
-    return _REASONS.get(code, code.replace("_", " "))
+def _reason(reason: str) -> str:
+    """A refusal in words: its code ("insufficient_points"), then any detail after the colon, in brackets
+    and without its own full stop, since the template ends the sentence."""
+    code, _, detail = reason.partition(":")
+    words = _REASONS.get(code.strip(), code.strip().replace("_", " "))
+    detail = detail.strip().rstrip(".")
+    return f"{words} ({detail})" if detail else words
 
 
 class Templates:

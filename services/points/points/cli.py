@@ -1,9 +1,11 @@
-"""`rewards ledger …` and `rewards members …`: commands for the points ledger and members."""
+"""`rewards ledger …`, `rewards members …` and `rewards volunteering …`: commands for the points ledger,
+members and volunteering."""
 from __future__ import annotations
 
 import json
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -16,6 +18,8 @@ from .bootstrap import bootstrap
 
 # Whoever can run this reads the service's database directly: staff (support, for members' data).
 SUPPORT = Principal(role="support", jti="cli")
+# …and catalogue staff, who run opportunities on organisers' behalf.
+CATALOGUE = Principal(role="catalogue", jti="cli")
 
 
 @click.group()
@@ -74,3 +78,39 @@ def export_command(member_id: str, out: str | None, timeout: float) -> None:
         click.echo(f"export {export['export_id']} written to {out}", err=True)
     else:
         click.echo(document)
+
+
+@click.group()
+def volunteering() -> None:
+    """Volunteering opportunities."""
+
+
+@volunteering.command("code")
+@click.argument("opportunity_id")
+@click.option("--at", "moment", metavar="TIME", default=None,
+              help="The code the organiser's screen showed then (ISO 8601 with an offset), e.g. for a scan made "
+                   "offline; else now")
+def code_command(opportunity_id: str, moment: str | None) -> None:
+    """An opportunity's check-in code, as JSON {code, valid_from, valid_until}.
+
+    It needs the code key (VOLUNTEERING_CODE_KEY), which only whoever runs the service holds."""
+    at = _aware(moment) if moment else None
+    rt = bootstrap()
+    try:
+        try:
+            code = services.current_code(rt, CATALOGUE, opportunity_id, at=at)
+        except DomainError as error:
+            raise click.ClickException(error.detail) from error
+    finally:
+        rt.database.dispose()
+    click.echo(json.dumps({name: code[name] for name in ("code", "valid_from", "valid_until")}, default=str))
+
+
+def _aware(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint="--at") from error
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"{value!r} needs an offset (Z or +01:00)", param_hint="--at")
+    return moment

@@ -35,6 +35,7 @@ CHECK_OUT_CLOSES_LATE = timedelta(minutes=60)
 OFFLINE_SCANS_UP_TO = timedelta(hours=24)
 CLOCK_SKEW = timedelta(minutes=1)
 LONGEST_OPPORTUNITY = timedelta(days=14)
+DEFAULT_MIN_MINUTES = 30
 SOURCE = "points"
 
 
@@ -115,10 +116,14 @@ def _within_geofence(opportunity: Opportunity, latitude: float | None, longitude
 def create_opportunity(session: Session, *, opportunity_id: str, organiser_id: str, title: str,
                        starts_at: datetime, ends_at: datetime, actor: str, description: str | None = None,
                        latitude: float | None = None, longitude: float | None = None, radius_m: int | None = None,
-                       min_minutes: int = 30, auto_confirm: bool = False, at: datetime | None = None) -> Opportunity:
+                       min_minutes: int | None = None, auto_confirm: bool = False,
+                       at: datetime | None = None) -> Opportunity:
+    """`min_minutes` defaults to the minimum of the volunteering rule in force at the start, and may not be
+    below it: an attendance the rule would pay nothing for is refused at check-out, not credited with 0."""
     existing = session.get(Opportunity, opportunity_id)
     if existing is not None:
         return existing
+    min_minutes = _check_min_minutes(session, starts_at, min_minutes)
     _check_window(starts_at, ends_at, min_minutes, at or utc_now())
     _check_geofence_complete(latitude, longitude, radius_m)
     opportunity = Opportunity(
@@ -128,6 +133,24 @@ def create_opportunity(session: Session, *, opportunity_id: str, organiser_id: s
     session.add(opportunity)
     session.flush()
     return opportunity
+
+
+def _volunteering_rule(session: Session, at: datetime):
+    return next((r for r in rules.in_force(session, at) if r.kind == "volunteering"), None)
+
+
+def _check_min_minutes(session: Session, starts_at: datetime, min_minutes: int | None) -> int:
+    rule = _volunteering_rule(session, starts_at)
+    if rule is None:
+        return min_minutes or DEFAULT_MIN_MINUTES
+    floor = rule.definition["min_minutes"]
+    if min_minutes is None:
+        return max(floor, 1)
+    if min_minutes < floor:
+        raise Invalid(f"min_minutes is {min_minutes}, but the volunteering rule {rule.rule_id} (version "
+                      f"{rule.version}) in force at starts_at earns points only from {floor} minutes: "
+                      f"ask for at least {floor}.", field="min_minutes", rule_min_minutes=floor)
+    return min_minutes
 
 
 def _check_window(starts_at: datetime, ends_at: datetime, min_minutes: int, at: datetime) -> None:
@@ -171,7 +194,7 @@ class PointsPolicy:
 
 def points_policy(session: Session, opportunity: Opportunity) -> PointsPolicy:
     """What an hour at this opportunity is worth: the volunteering rule in force when it starts."""
-    rule = next((r for r in rules.in_force(session, opportunity.starts_at) if r.kind == "volunteering"), None)
+    rule = _volunteering_rule(session, opportunity.starts_at)
     if rule is None:
         return PointsPolicy(None, None, 0, opportunity.min_minutes, 0)
     d = rule.definition

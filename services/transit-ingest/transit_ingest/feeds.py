@@ -46,7 +46,6 @@ ERRORS_SHOWN = 100
 
 class CutShort(DomainError):
     """The upload ended before the length it announced: the connection dropped."""
-    title = "Bad request"
 
 
 def receive(session: Session, operator_id: str, fmt: str, body: BinaryIO, *, filename: str | None = None,

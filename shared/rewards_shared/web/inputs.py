@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from .problems import problem
+from .problems import problem, status_title
 
 NUL = "\x00"
 MESSAGE = "Contains the NUL character (\\u0000), which cannot be stored."
@@ -35,6 +35,6 @@ def install(app: Flask) -> None:
             fields += nul_fields(request.get_json(silent=True, cache=True))
         if fields:
             unique = sorted(set(fields))
-            return problem(422, "Unprocessable Content", "The request has invalid fields: " + ", ".join(unique),
+            return problem(422, status_title(422), "The request has invalid fields: " + ", ".join(unique),
                            errors={name: [MESSAGE] for name in unique})
         return None

@@ -19,6 +19,15 @@ PROBLEM = "application/problem+json"
 _LOCATIONS = ("json", "query", "headers", "form", "files", "view_args", "path", "querystring")
 
 
+# RFC 9110's phrases where werkzeug and Python 3.11 still use the older ones (RFC 7231: "Unprocessable Entity").
+_PHRASES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def status_title(status: int) -> str:
+    """The one title a plain problem of this status has, whichever layer answers it."""
+    return _PHRASES.get(status) or http.HTTPStatus(status).phrase
+
+
 def problem(status: int, title: str, detail: str | None = None, *, errors: dict | None = None,
             type: str = "about:blank", headers: dict | None = None, **extra) -> Response:
     body = {"type": type, "title": title, "status": status}
@@ -100,7 +109,7 @@ class ProblemApi(Api):
         headers = dict(data.get("headers") or {})
         if error.code == 401:
             headers.setdefault("WWW-Authenticate", 'Bearer realm="smart-leeds-rewards"')
-        return problem(error.code or 500, error.name, detail, errors=errors or data.get("errors"),
+        return problem(error.code or 500, status_title(error.code or 500), detail, errors=errors or data.get("errors"),
                        headers=headers, **extra)
 
 
@@ -114,7 +123,7 @@ def install(app: Flask) -> None:
         if isinstance(error, DataError):
             # SQLSTATE class 22: a value the column cannot hold (out of range, too long): the request's fault.
             log.warning("request carried a value the database cannot store", extra={"error": repr(error)[:300]})
-            return problem(422, "Unprocessable Content", "A value in the request is out of the range that can be "
+            return problem(422, status_title(422), "A value in the request is out of the range that can be "
                            "stored.")
         if is_transient(error):
             log.warning("request lost a race or the database is unavailable", extra={"error": repr(error)[:300]})

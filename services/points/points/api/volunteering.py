@@ -36,7 +36,9 @@ class NewOpportunity(Schema):
     longitude = fields.Float(load_default=None, validate=validate.Range(min=-180, max=180))
     radius_m = fields.Integer(load_default=None, validate=validate.Range(min=10, max=50_000),
                               metadata={"description": "Geofence around latitude/longitude (all three or none)"})
-    min_minutes = fields.Integer(load_default=30, validate=validate.Range(min=1, max=24 * 60))
+    min_minutes = fields.Integer(load_default=None, validate=validate.Range(min=1, max=24 * 60), metadata={
+        "description": "Shortest attendance that counts: at least the volunteering rule's min_minutes (30), "
+                       "which is also the default"})
     auto_confirm = fields.Boolean(load_default=False)
 
 

@@ -81,9 +81,16 @@ def balance(rt: Points, principal: Principal, member_id: str) -> dict:
     principal.check_member(member_id)
     with rt.database.reading() as connection:
         current = ledger.balance_view(connection, member_id)
-    if current is None:
-        raise NotFound(f"No member {member_id}.")
+        if current is None or rt.tombstones.is_erased(connection, member_id):
+            _unknown_or_erased(rt, connection, member_id)
     return current
+
+
+def _unknown_or_erased(rt: Points, connection, member_id: str) -> None:
+    """Why a member has nothing to show: 410 erased (like every other route of theirs), else 404."""
+    if rt.tombstones.is_erased(connection, member_id):
+        raise Gone(f"Member {member_id} was erased.")
+    raise NotFound(f"No member {member_id}.")
 
 
 def transactions(rt: Points, principal: Principal, member_id: str, *, limit: int, cursor: str | None) -> dict:
@@ -91,8 +98,8 @@ def transactions(rt: Points, principal: Principal, member_id: str, *, limit: int
     principal.check_member(member_id)
     after = decode_cursor(cursor, (int,))
     with rt.database.transaction() as session:
-        if session.get(Member, member_id) is None:
-            raise NotFound(f"No member {member_id}.")
+        if session.get(Member, member_id) is None or rt.tombstones.is_erased(session, member_id):
+            _unknown_or_erased(rt, session, member_id)
         rows = ledger.history(session, member_id, limit=limit + 1, before_seq=after[0] if after else None)
     page, next_cursor = keyset_page(rows, limit, lambda transfer: (transfer.seq,))
     return {"items": [ledger.entry(transfer, member_id) for transfer in page], "next_cursor": next_cursor}

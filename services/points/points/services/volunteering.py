@@ -69,14 +69,15 @@ def get_opportunity(rt: Points, principal: Principal, opportunity_id: str) -> di
         return _described(session, opportunity)
 
 
-def current_code(rt: Points, principal: Principal, opportunity_id: str) -> dict:
-    """The check-in code of this moment, the link the app reads and its QR, for the organiser's screen."""
+def current_code(rt: Points, principal: Principal, opportunity_id: str, *, at: datetime | None = None) -> dict:
+    """The check-in code of this moment (or of `at`, what the screen showed then), the link the app reads
+    and its QR, for the organiser's screen."""
     if not rt.code_key:
         raise volunteering.CodesUnavailable("Check-in codes are not configured on this server.")
     with rt.database.transaction() as session:
         opportunity = volunteering.get_opportunity(session, opportunity_id)
     _reaches(principal, opportunity.organiser_id)
-    at = rt.clock()
+    at = at or rt.clock()
     if not volunteering.open_for_codes(opportunity, at):
         raise Gone(f"Opportunity {opportunity_id} has closed.", field="opportunity_id")
     current = volunteering.current_code(volunteering.code_secret(rt.code_key, opportunity_id), at)
