@@ -39,13 +39,14 @@ def test_the_members_page_shows_tier_points_and_the_way_to_the_next_tier(client,
     page = client("points").get(f"/v1/members/{member.member_id}")
     assert page.status_code == 200, page.text
     shown = page.json()
+    # An adjustment is spendable but not earned: tiers follow what was earned.
     assert (shown["member_id"], shown["tier"], shown["available"], shown["lifetime_earned"]) == (
-        member.member_id, "bronze", 120, 120)
-    assert (shown["next_tier"], shown["points_to_next_tier"]) == ("silver", 380)
+        member.member_id, "bronze", 120, 0)
+    assert (shown["next_tier"], shown["points_to_next_tier"]) == ("silver", 500)
     assert shown["profile"] == {"home_area": "LS6", "usual_mode": None, "research_consent": True}
 
     phone = ServiceClient(services["points"], scheme.member_token(member.member_id))
-    assert phone.get(f"/v1/members/{member.member_id}").json()["points_to_next_tier"] == 380
+    assert phone.get(f"/v1/members/{member.member_id}").json()["points_to_next_tier"] == 500
     assert phone.get(f"/v1/members/{other.member_id}").status_code == 404
     assert client("points").get(f"/v1/members/{new_id('m')}").status_code == 404
 
