@@ -32,6 +32,7 @@ _BY_PREFIX = {
     "volunteering.": VOLUNTEERING_ATTENDANCES,
     "points.": LEDGER_EVENTS,
     "tier.": LEDGER_EVENTS,
+    "challenge.": LEDGER_EVENTS,
     "redemption.": REDEMPTION_EVENTS,
     "member.": MEMBERS,
     "credential.": CREDENTIALS,

@@ -23,6 +23,9 @@ TABLE = Path(__file__).with_name("authorization.table")
 ROLES = ("app", "member", "admin", "catalogue", "finance", "support", "analyst", "operator", "partner", "organiser")
 SIDES = ("own", "other")
 Operation = tuple[str, str, str]
+PAST_CHALLENGE = {"title": "Matrix", "kind": "count", "activity": "transit.journey", "target": 1,
+                  "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2020-01-02T00:00:00Z", "bonus_points": 1}
+LOCATION = {"name": "Kirkgate Market stall", "latitude": 53.7966, "longitude": -1.5405}
 
 
 def read_table() -> dict[Operation, dict[str, tuple[int, int]]]:
@@ -70,6 +73,8 @@ class Side:
     export_id: str
     group_id: str
     spare_opportunity_id: str  # one the side's member has not attended yet
+    challenge_id: str
+    location_id: str
 
 
 class World:
@@ -91,7 +96,22 @@ class World:
         assert self.scheme.client("points", "catalogue").post("/v1/community-groups", json={
             "group_id": group_id, "name": "Food bank"}).status_code == 201
         return Side(tenants, member, feed.json()["feed_id"], export.json()["export_id"], group_id,
-                    self.scheme.opportunity(tenants.organiser_id))
+                    self.scheme.opportunity(tenants.organiser_id), self.challenge(), self.location(tenants.partner_id))
+
+    def challenge(self) -> str:
+        """One long over, so nobody's journeys count towards it."""
+        challenge_id = new_id("ch")
+        created = self.scheme.client("points", "admin").post("/v1/challenges", json=PAST_CHALLENGE | {
+            "challenge_id": challenge_id})
+        assert created.status_code == 201, created.text
+        return challenge_id
+
+    def location(self, partner_id: str) -> str:
+        location_id = new_id("shop")
+        created = self.scheme.client("redemption", "catalogue").post(f"/v1/partners/{partner_id}/locations",
+                                                                     json=LOCATION | {"location_id": location_id})
+        assert created.status_code == 201, created.text
+        return location_id
 
     def member_for(self, side: str, role: str) -> str:
         """Whose object a changing call works on: for a member-bound credential its own member (or the
@@ -186,6 +206,28 @@ def builders(world: World) -> dict[Operation, Callable[[str, str], Call]]:
             lambda side, role: Call({"attendance_id": s(side).member.attendance_id}, json={}),
         ("points", "POST", "/v1/attendances/{attendance_id}/reject"):
             lambda side, role: Call({"attendance_id": fresh_attendance(side, role)}, json={"reason": "matrix"}),
+        ("points", "GET", "/v1/members/{member_id}"): member_path,
+        ("points", "GET", "/v1/members/{member_id}/challenges"): member_path,
+        ("points", "GET", "/v1/challenges"): lambda side, role: Call(),
+        ("points", "POST", "/v1/challenges"):
+            lambda side, role: Call(json=PAST_CHALLENGE | {"challenge_id": new_id("ch")}),
+        ("points", "GET", "/v1/challenges/{challenge_id}"):
+            lambda side, role: Call({"challenge_id": s(side).challenge_id}),
+        ("points", "PATCH", "/v1/challenges/{challenge_id}"):
+            lambda side, role: Call({"challenge_id": s(side).challenge_id}, json={"title": "Renamed"}),
+        ("points", "GET", "/v1/community-groups"): lambda side, role: Call(),
+        ("points", "GET", "/v1/community-groups/{group_id}"): lambda side, role: Call({"group_id": s(side).group_id}),
+        ("points", "GET", "/v1/opportunities"):
+            lambda side, role: Call(query={"near": f"{SITE['latitude']},{SITE['longitude']}", "radius_km": 1}),
+        ("transit-ingest", "GET", "/v1/members/{member_id}/journeys"): member_path,
+        ("redemption", "GET", "/v1/partners/{partner_id}/locations"):
+            lambda side, role: Call({"partner_id": s(side).tenants.partner_id}),
+        ("redemption", "POST", "/v1/partners/{partner_id}/locations"):
+            lambda side, role: Call({"partner_id": s(side).tenants.partner_id},
+                                    json=LOCATION | {"location_id": new_id("shop")}),
+        ("redemption", "DELETE", "/v1/partners/{partner_id}/locations/{location_id}"):
+            lambda side, role: Call({"partner_id": s(side).tenants.partner_id, "location_id": (
+                world.location(s(side).tenants.partner_id) if role == "catalogue" else s(side).location_id)}),
         ("transit-ingest", "GET", "/v1/operators"): lambda side, role: Call(),
         ("transit-ingest", "POST", "/v1/operators"):
             lambda side, role: Call(json={"operator_id": new_id("bus"), "name": "More buses"}),

@@ -15,6 +15,11 @@ EVENTS = {
                             "reward_title": "Leisure centre swim", "reason": "insufficient_points"},
     "redemption.expired": {"member_id": "m", "redemption_id": "r3", "reward_id": "coffee", "cost_points": 50,
                            "reward_title": "Free coffee"},
+    "challenge.progressed": {"member_id": "m", "challenge_id": "nov-bus", "title": "10 bus journeys in November",
+                             "kind": "count", "progress": 3, "goal": 10},
+    "challenge.completed": {"member_id": "m", "challenge_id": "nov-bus", "title": "10 bus journeys in November",
+                            "kind": "count", "progress": 10, "goal": 10, "bonus_points": 100,
+                            "completed_at": "2026-11-20T08:00:00+00:00"},
 }
 
 EXPECTED_TITLES = {
@@ -25,6 +30,8 @@ EXPECTED_TITLES = {
     "redemption.issued": "Your voucher is ready",
     "redemption.rejected": "We couldn't get your reward",
     "redemption.expired": "Your voucher has expired",
+    "challenge.progressed": "10 bus journeys in November: 3 of 10",
+    "challenge.completed": "Challenge complete: 10 bus journeys in November",
 }
 
 
@@ -58,6 +65,18 @@ def test_points_earned_reads_as_before_and_singular_is_singular(templates):
     assert body == "You earned 10 points for your journey. Your balance is now 25 points."
     one = templates.render("points_earned", {**notice.context, "points": 1, "available": None})
     assert one.title == "You earned 1 point" and one.body == "You earned 1 point for your journey."
+
+
+def test_challenges_say_how_far_and_what_the_bonus_is(templates):
+    progressed = notice_for("challenge.progressed", load("challenge.progressed"))
+    assert templates.render(progressed.kind.name, progressed.context).body == (
+        'You\'re 3 of 10 into "10 bus journeys in November". Keep going!')
+    streak = templates.render("challenge_progressed", {**progressed.context, "kind": "streak", "progress": 2,
+                                                       "goal": 4, "challenge": "A green journey a week"})
+    assert streak.body == 'Your streak in "A green journey a week" is 2 of 4. Keep going!'
+    completed = notice_for("challenge.completed", load("challenge.completed"))
+    assert templates.render(completed.kind.name, completed.context).body == (
+        'You\'ve completed "10 bus journeys in November". 100 points are on their way to your balance. Well done!')
 
 
 def test_dates_are_long_british_dates_in_the_members_time_zone(templates):

@@ -25,6 +25,8 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("voucher_issued", critical=True, default_channels=frozenset({"push", "email"})),
     Kind("redemption_rejected", critical=True, default_channels=frozenset({"push", "email"})),
     Kind("voucher_expired"),
+    Kind("challenge_progressed"),
+    Kind("challenge_completed", default_channels=frozenset({"push", "email"})),
 )}
 
 #: Kinds a member can switch channels for; the digest follows the switches for points_earned.
@@ -63,6 +65,11 @@ def _redemption(data: dict) -> dict:
             "expires_at": _iso(data.get("expires_at")), "reason": data.get("reason")}
 
 
+def _challenge(data: dict) -> dict:
+    return {"challenge_id": data["challenge_id"], "challenge": data["title"], "kind": data["kind"],
+            "progress": data["progress"], "goal": data["goal"], "bonus_points": data.get("bonus_points")}
+
+
 # The saga ends a refused redemption with redemption.rejected, so points.hold_rejected tells no one:
 # one refusal, one message.
 _BY_EVENT: dict[str, tuple[str, Callable[[dict], dict]]] = {
@@ -73,6 +80,8 @@ _BY_EVENT: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "redemption.issued": ("voucher_issued", _redemption),
     "redemption.rejected": ("redemption_rejected", _redemption),
     "redemption.expired": ("voucher_expired", _redemption),
+    "challenge.progressed": ("challenge_progressed", _challenge),
+    "challenge.completed": ("challenge_completed", _challenge),
 }
 
 NOTIFYING_EVENTS = tuple(_BY_EVENT)

@@ -18,7 +18,7 @@ DEFAULT_LOCALE = "en-GB"
 DEFAULT_TIME_ZONE = "Europe/London"
 FOLDER = Path(__file__).parent / "templates"
 
-_ACTIVITIES = {"journey": "your journey", "volunteering": "volunteering"}
+_ACTIVITIES = {"journey": "your journey", "volunteering": "volunteering", "challenge": "completing a challenge"}
 _REASONS = {
     "insufficient_points": "you don't have enough points",
     "out_of_stock": "it has run out",

@@ -11,7 +11,9 @@ from datetime import datetime
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from . import ledger, rules
+from rewards_shared.runtime import utc_now
+
+from . import challenges, ledger, rules
 from .models import Earning, Transfer
 
 
@@ -60,9 +62,10 @@ def credit_journey(session: Session, journey: dict, *, at: datetime | None = Non
             status="credited" if posted else ("capped" if award.breakdown else "no_award"),
             transfer_id=posted.transfer.id if posted else None, points=award.points,
             occurred_at=journey["started_at"])
+    challenges.record(session, challenges.journey(journey), at=at or utc_now())
 
 
-def void_journey(session: Session, voided: dict) -> None:
+def void_journey(session: Session, voided: dict, *, at: datetime | None = None) -> None:
     """Take back what a journey earned; a late, older revision will then be ignored."""
     journey_id, revision = voided["journey_id"], voided["revision"]
     current = _current(session, "journey", journey_id)
@@ -72,6 +75,7 @@ def void_journey(session: Session, voided: dict) -> None:
         _undo(session, current, reason=f"journey voided: {voided['reason']}")
     _record(session, source_type="journey", source_id=journey_id, member_id=voided["member_id"],
             revision=revision, status="voided", occurred_at=current.occurred_at if current else None)
+    challenges.withdraw(session, f"journey:{journey_id}", voided["member_id"], at=at or utc_now())
 
 
 def confirm_attendance(session: Session, attendance: dict, *, at: datetime | None = None) -> None:
@@ -90,3 +94,4 @@ def confirm_attendance(session: Session, attendance: dict, *, at: datetime | Non
     _record(session, source_type="attendance", source_id=attendance_id, member_id=member_id, revision=1,
             status="credited", transfer_id=earned.id if earned else None, points=award.points,
             occurred_at=attendance["checked_in_at"], minutes=award.minutes)
+    challenges.record(session, challenges.attendance(attendance), at=at or utc_now())

@@ -32,7 +32,7 @@ def build(rt: Points) -> dict[str, Handler]:
         earnings.credit_journey(session, data, at=rt.clock())
 
     def journey_voided(session: Session, data: dict, event: Event) -> None:
-        earnings.void_journey(session, data)
+        earnings.void_journey(session, data, at=rt.clock())
 
     def attendance_confirmed(session: Session, data: dict, event: Event) -> None:
         earnings.confirm_attendance(session, data, at=rt.clock())

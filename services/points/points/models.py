@@ -249,3 +249,61 @@ class ExportPiece(Base):
     piece: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     pieces: Mapped[int] = mapped_column(sa.Integer)
     sealed: Mapped[str] = mapped_column(sa.Text)
+
+
+class Challenge(Base):
+    """An admin-defined challenge: a count of activities in a window ("10 bus journeys in November"), or a
+    streak of periods each with enough of them ("a sustainable journey a week, 4 weeks running"). Its
+    rule fields are fixed once created (members' progress rests on them); title, end and state may change."""
+
+    __tablename__ = "challenges"
+
+    challenge_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    title: Mapped[str] = mapped_column(sa.Text)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.Text)
+    activity: Mapped[str] = mapped_column(sa.Text)
+    filter: Mapped[dict] = mapped_column(sa.JSON)
+    target: Mapped[int | None] = mapped_column(sa.Integer)
+    period: Mapped[str | None] = mapped_column(sa.Text)
+    periods: Mapped[int | None] = mapped_column(sa.Integer)
+    min_per_period: Mapped[int | None] = mapped_column(sa.Integer)
+    starts_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    bonus_points: Mapped[int] = mapped_column(sa.Integer)
+    active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    created_by: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    __table_args__ = (
+        sa.CheckConstraint("ends_at > starts_at", name="challenges_window_ordered"),
+        sa.CheckConstraint("kind IN ('count', 'streak')", name="challenges_kind_known"),
+        sa.Index("challenges_live", "activity", "starts_at", "ends_at", postgresql_where=sa.text("active")),
+    )
+
+
+class ChallengeProgress(Base):
+    """Where one member stands in one challenge; `completed_at` is set once, with the bonus."""
+
+    __tablename__ = "challenge_progress"
+
+    challenge_id: Mapped[str] = mapped_column(sa.ForeignKey("challenges.challenge_id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    progress: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    bonus_transfer_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("transfers.id"))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    __table_args__ = (sa.Index("challenge_progress_member", "member_id"),)
+
+
+class ChallengeActivity(Base):
+    """An activity that counted towards a challenge, once however often its event arrives."""
+
+    __tablename__ = "challenge_activities"
+
+    challenge_id: Mapped[str] = mapped_column(sa.ForeignKey("challenges.challenge_id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    activity_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from rewards_shared.errors import Conflict, Invalid, NotFound
 
-from .models import Partner, Reward
+from .models import Partner, PartnerLocation, Reward
 
+CATEGORIES = ("food_and_drink", "leisure", "wellbeing", "culture", "transport", "shopping", "community", "other")
 MAX_VOUCHER_VALID_DAYS = 28  # below the ledger's 30-day hold timeout, so a valid voucher always has its hold
 
 
@@ -99,13 +100,20 @@ def reward(session: Session, reward_id: str) -> Reward:
 
 
 def rewards(session: Session, *, limit: int, after: str | None, partner_id: str | None = None,
-            available_at: datetime | None = None) -> list[Reward]:
-    """The catalogue in id order; with `available_at`, only what a member could redeem then."""
+            available_at: datetime | None = None, category: str | None = None, q: str | None = None) -> list[Reward]:
+    """The catalogue in id order; with `available_at`, only what a member could redeem then; `q` is
+    looked for in titles and descriptions, whatever the case."""
     query = sa.select(Reward).order_by(Reward.id).limit(limit)
     if after is not None:
         query = query.where(Reward.id > after)
     if partner_id is not None:
         query = query.where(Reward.partner_id == partner_id)
+    if category is not None:
+        query = query.where(Reward.category == category)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(sa.or_(Reward.title.ilike(pattern, escape="\\"),
+                                   Reward.description.ilike(pattern, escape="\\")))
     if available_at is not None:
         query = query.join(Partner).where(*_available_clauses(available_at))
     return list(session.execute(query).scalars())
@@ -128,3 +136,29 @@ def unavailable_because(reward: Reward, partner: Partner, at: datetime) -> str |
     if reward.stock <= 0:
         return "out_of_stock"
     return None
+
+
+def add_location(session: Session, partner_id: str, *, location_id: str, **details) -> PartnerLocation:
+    partner(session, partner_id)
+    created = session.execute(insert(PartnerLocation).values(partner_id=partner_id, location_id=location_id,
+                                                             **details)
+                              .on_conflict_do_nothing().returning(PartnerLocation.location_id)).first()
+    if created is None:
+        raise Conflict(f"Partner {partner_id} has a location {location_id}.", field="location_id")
+    return session.get(PartnerLocation, (partner_id, location_id))
+
+
+def locations(session: Session, partner_id: str, *, limit: int, after: str | None) -> list[PartnerLocation]:
+    partner(session, partner_id)
+    query = sa.select(PartnerLocation).where(PartnerLocation.partner_id == partner_id) \
+        .order_by(PartnerLocation.location_id).limit(limit)
+    if after is not None:
+        query = query.where(PartnerLocation.location_id > after)
+    return list(session.execute(query).scalars())
+
+
+def remove_location(session: Session, partner_id: str, location_id: str) -> None:
+    removed = session.execute(sa.delete(PartnerLocation).where(
+        PartnerLocation.partner_id == partner_id, PartnerLocation.location_id == location_id)).rowcount
+    if not removed:
+        raise NotFound(f"Partner {partner_id} has no location {location_id}.")

@@ -40,6 +40,25 @@ class Partner(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
+class PartnerLocation(Base):
+    """Where a partner's vouchers can be used: a shop, a leisure centre, with its position for the app's map."""
+
+    __tablename__ = "partner_locations"
+
+    partner_id: Mapped[str] = mapped_column(sa.ForeignKey("partners.id"), primary_key=True)
+    location_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    address: Mapped[str | None] = mapped_column(sa.Text)
+    latitude: Mapped[float] = mapped_column(sa.Float)
+    longitude: Mapped[float] = mapped_column(sa.Float)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    __table_args__ = (
+        sa.CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180",
+                           name="partner_locations_on_earth"),
+    )
+
+
 class Reward(Base):
     """Something members spend points on. `stock` counts the vouchers still to be given out."""
 
@@ -58,10 +77,12 @@ class Reward(Base):
     funded_by: Mapped[str] = mapped_column(sa.Text)
     settlement_pence: Mapped[int] = mapped_column(sa.Integer, server_default="0")
     active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    category: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
     __table_args__ = (
+        sa.Index("rewards_category", "category", "id"),
         sa.CheckConstraint("cost_points > 0", name="rewards_cost_positive"),
         sa.CheckConstraint("stock >= 0", name="rewards_stock_not_negative"),
         sa.CheckConstraint("per_member_limit IS NULL OR per_member_limit > 0", name="rewards_limit_positive"),

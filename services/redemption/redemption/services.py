@@ -19,7 +19,7 @@ from rewards_shared.errors import Forbidden, Gone, Invalid, NotFound
 from rewards_shared.pagination import decode_cursor, page_of
 
 from . import catalogue, redemptions, settlement, vouchers, waiting
-from .models import Partner, Redemption, Reward
+from .models import Partner, PartnerLocation, Redemption, Reward
 
 if TYPE_CHECKING:
     from .bootstrap import RedemptionRuntime
@@ -61,6 +61,29 @@ def update_partner(rt: RedemptionRuntime, partner_id: str, changes: dict[str, An
         return catalogue.update_partner(session, partner_id, changes)
 
 
+# --- where a partner's vouchers are used ------------------------------------------------------------
+
+def add_location(rt: RedemptionRuntime, partner_id: str, **details) -> PartnerLocation:
+    with rt.database.transaction() as session:
+        return catalogue.add_location(session, partner_id, **details)
+
+
+def list_locations(rt: RedemptionRuntime, principal: Principal, partner_id: str, *, limit: int,
+                   cursor: str | None) -> dict:
+    """Members and the app see every partner's locations; a partner its own."""
+    if principal.kind == "partner":
+        _authorise_partner(principal, partner_id)
+    after = decode_cursor(cursor, (str,))
+    with rt.database.transaction() as session:
+        rows = catalogue.locations(session, partner_id, limit=limit + 1, after=after[0] if after else None)
+    return page_of(rows, limit, lambda location: (location.location_id,))
+
+
+def remove_location(rt: RedemptionRuntime, partner_id: str, location_id: str) -> None:
+    with rt.database.transaction() as session:
+        catalogue.remove_location(session, partner_id, location_id)
+
+
 # --- rewards ----------------------------------------------------------------------------------------
 
 def add_reward(rt: RedemptionRuntime, principal: Principal, *, reward_id: str, **terms) -> tuple[dict, bool]:
@@ -71,7 +94,8 @@ def add_reward(rt: RedemptionRuntime, principal: Principal, *, reward_id: str, *
 
 
 def list_rewards(rt: RedemptionRuntime, principal: Principal, *, limit: int, cursor: str | None,
-                 partner_id: str | None = None, available: bool | None = None) -> dict:
+                 partner_id: str | None = None, available: bool | None = None, category: str | None = None,
+                 q: str | None = None) -> dict:
     """The app sees what members can redeem now unless it asks otherwise; a partner sees its own rewards."""
     if principal.kind == "partner":
         partner_id = principal.subject
@@ -81,7 +105,8 @@ def list_rewards(rt: RedemptionRuntime, principal: Principal, *, limit: int, cur
     at = rt.clock()
     with rt.database.transaction() as session:
         rows = catalogue.rewards(session, limit=limit + 1, after=after[0] if after else None,
-                                 partner_id=partner_id, available_at=at if available else None)
+                                 partner_id=partner_id, available_at=at if available else None,
+                                 category=category, q=q)
         page = page_of(rows, limit, lambda reward: (reward.id,))
         page["items"] = [_reward_view(session, reward, principal, at) for reward in page["items"]]
     return page
@@ -107,7 +132,7 @@ def _reward_view(session: Session, reward: Reward, principal: Principal, at: dat
     reason = catalogue.unavailable_because(reward, session.get(Partner, reward.partner_id), at)
     view = {column: getattr(reward, column) for column in (
         "partner_id", "title", "description", "cost_points", "stock", "per_member_limit", "valid_from",
-        "valid_until", "voucher_valid_days", "active", *_STAFF_ONLY)}
+        "valid_until", "voucher_valid_days", "active", "category", *_STAFF_ONLY)}
     view.update(reward_id=reward.id, available=reason is None, unavailable_reason=reason)
     if principal.kind in _MEMBERS_SIDE:
         for column in _STAFF_ONLY:

@@ -54,9 +54,32 @@ def _active(session: Session, operator_id: str, card_hash: bytes) -> CardLink | 
     ).scalar_one_or_none()
 
 
-def links_of(session: Session, member_id: str) -> list[CardLink]:
-    return list(session.execute(sa.select(CardLink).where(CardLink.member_id == member_id)
-                                .order_by(CardLink.linked_at, CardLink.id)).scalars())
+def links_of(session: Session, member_id: str, *, limit: int | None = None,
+             after: tuple[datetime, int] | None = None) -> list[CardLink]:
+    """The member's links, oldest first, after the keyset (linked_at, id)."""
+    query = sa.select(CardLink).where(CardLink.member_id == member_id).order_by(CardLink.linked_at, CardLink.id)
+    if after is not None:
+        query = query.where(sa.tuple_(CardLink.linked_at, CardLink.id) > sa.tuple_(*after))
+    return list(session.execute(query.limit(limit)).scalars())
+
+
+def journeys_of(session: Session, member_id: str, *, limit: int,
+                before: tuple[datetime, str] | None = None) -> list[dict]:
+    """The member's journeys, newest first, each with the hint of the card it was made on (never the card)."""
+    card_hint = (sa.select(CardLink.card_hint)
+                 .where(CardLink.operator_id == Journey.operator_id, CardLink.card_hash == Journey.card_hash)
+                 .order_by(CardLink.linked_at.desc()).limit(1).scalar_subquery())
+    query = (sa.select(Journey, card_hint.label("card_hint")).where(Journey.member_id == member_id)
+             .order_by(Journey.started_at.desc(), Journey.id.desc()).limit(limit))
+    if before is not None:
+        query = query.where(sa.tuple_(Journey.started_at, Journey.id) < sa.tuple_(*before))
+    return [{**{column.key: getattr(journey, column.key) for column in _SHOWN}, "journey_id": journey.id,
+             "card_hint": shown_hint} for journey, shown_hint in session.execute(query)]
+
+
+_SHOWN = [Journey.operator_id, Journey.kind, Journey.status, Journey.mode, Journey.started_at, Journey.ended_at,
+          Journey.route_id, Journey.origin_stop_id, Journey.destination_stop_id, Journey.distance_km,
+          Journey.distance_source, Journey.revision]
 
 
 def unlink_own(session: Session, hasher: CardHasher, *, member_id: str, operator_id: str, card_ref: str,

@@ -150,11 +150,24 @@ def unlink_card(rt: TransitIngest, principal: Principal, *, operator_id: str, ca
             links.unlink(session, rt.cards, operator_id=operator_id, card_ref=card_ref, now=rt.clock())
 
 
-def card_links(rt: TransitIngest, principal: Principal, member_id: str) -> list[CardLink]:
+def card_links(rt: TransitIngest, principal: Principal, member_id: str, *, limit: int,
+               cursor: str | None) -> dict:
     """The member's cards, linked now or before (only the last characters of each card are kept)."""
     principal.check_member(member_id)
+    after = decode_cursor(cursor, (datetime, int))
     with rt.database.transaction() as session:
-        return links.links_of(session, member_id)
+        rows = links.links_of(session, member_id, limit=limit + 1, after=after)
+    return page_of(rows, limit, lambda link: (link.linked_at, link.id))
+
+
+def member_journeys(rt: TransitIngest, principal: Principal, member_id: str, *, limit: int,
+                    cursor: str | None) -> dict:
+    """The member's journeys, newest first; those past tap retention no longer name anyone, so they go."""
+    principal.check_member(member_id)
+    before = decode_cursor(cursor, (datetime, str))
+    with rt.database.transaction() as session:
+        rows = links.journeys_of(session, member_id, limit=limit + 1, before=before)
+    return page_of(rows, limit, lambda journey: (journey["started_at"], journey["journey_id"]))
 
 
 # Erasure and subject access (events from the points service)

@@ -115,6 +115,20 @@ class TierChanged(MemberEvent):
     lifetime_earned = fields.Integer(required=True)
 
 
+class ChallengeProgressed(MemberEvent):
+    challenge_id = fields.String(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("count", "streak")))
+    progress = fields.Integer(required=True, validate=validate.Range(min=0), metadata={
+        "description": "Activities counted (count) or consecutive periods reached (streak)"})
+    goal = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class ChallengeCompleted(ChallengeProgressed):
+    bonus_points = fields.Integer(required=True, validate=validate.Range(min=0))
+    completed_at = fields.AwareDateTime(required=True)
+
+
 class RedemptionEvent(MemberEvent):
     redemption_id = fields.String(required=True)
     reward_id = fields.String(required=True)
@@ -156,6 +170,8 @@ SCHEMAS: dict[str, Schema] = {
     "points.reversed": PointsMovement(),
     "points.donated": PointsMovement(),
     "tier.changed": TierChanged(),
+    "challenge.progressed": ChallengeProgressed(),
+    "challenge.completed": ChallengeCompleted(),
     "redemption.requested": RedemptionEvent(),
     "redemption.issued": RedemptionEvent(),
     "redemption.rejected": RedemptionEvent(),

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rewards_shared.idempotency import idempotent
+from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import current_principal, require
 
@@ -40,6 +41,7 @@ class GroupOut(Schema):
     group_id = fields.String()
     name = fields.String()
     points_received = fields.Integer()
+    donors = fields.Integer(metadata={"description": "Members who have given to it"})
 
 
 class NewDonation(Schema):
@@ -70,6 +72,22 @@ class Groups(MethodView):
         group, created = services.add_group(runtime(), **body)
         # Registering is idempotent on the group id: 201 the first time, 200 after.
         return group, 201 if created else 200
+
+    @require("app", "member", "catalogue")
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(GroupOut))
+    def get(self, args):
+        """Community groups by id, with the points members have given each."""
+        return services.list_groups(runtime(), **args)
+
+
+@blp.route("/community-groups/<group_id>")
+class OneGroup(MethodView):
+    @require("app", "member", "catalogue")
+    @blp.response(200, GroupOut)
+    def get(self, group_id):
+        """One community group and its totals."""
+        return services.get_group(runtime(), group_id)
 
 
 @blp.route("/donations")

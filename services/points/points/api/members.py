@@ -72,6 +72,20 @@ class ProfileOut(ProfileIn):
     updated_at = fields.DateTime(allow_none=True)
 
 
+class SummaryProfile(Schema):
+    home_area = fields.String(allow_none=True)
+    usual_mode = fields.String(allow_none=True)
+    research_consent = fields.Boolean()
+
+
+class SummaryOut(BalanceOut):
+    registered_at = fields.DateTime()
+    profile = fields.Nested(SummaryProfile)
+    next_tier = fields.String(allow_none=True, metadata={"description": "null at the top tier"})
+    points_to_next_tier = fields.Integer(allow_none=True, metadata={
+        "description": "Lifetime points still to earn for the next tier"})
+
+
 class CredentialRequest(Schema):
     ttl_seconds = fields.Integer(load_default=None, validate=validate.Range(min=60), metadata={
         "description": "Lifetime in seconds (default MEMBER_CREDENTIAL_TTL_SECONDS, 3600; at most "
@@ -112,6 +126,12 @@ class Members(MethodView):
 
 @blp.route("/<member_id>")
 class OneMember(MethodView):
+    @require("app", "member", "support")
+    @blp.response(200, SummaryOut)
+    def get(self, member_id):
+        """The member: profile, tier, points, and the points still to earn for the next tier."""
+        return services.summary(runtime(), current_principal(), member_id)
+
     @require("app", "support")
     @blp.response(204)
     def delete(self, member_id):

@@ -42,6 +42,13 @@ class NewOpportunity(Schema):
     auto_confirm = fields.Boolean(load_default=False)
 
 
+class OpportunityQuery(PageArgs):
+    near = fields.String(load_default=None, metadata={"description": "latitude,longitude, e.g. 53.8008,-1.5491"})
+    radius_km = fields.Float(load_default=5.0, validate=validate.Range(min=0.1, max=100))
+    from_ = fields.Date(load_default=None, data_key="from", metadata={"description": "First Leeds day"})
+    to = fields.Date(load_default=None, metadata={"description": "Last Leeds day (included)"})
+
+
 class PointsPolicyOut(Schema):
     rule_id = fields.String(allow_none=True)
     rule_version = fields.Integer(allow_none=True)
@@ -64,6 +71,10 @@ class OpportunityOut(Schema):
     auto_confirm = fields.Boolean()
     points_policy = fields.Nested(PointsPolicyOut, metadata={"description": "The volunteering rule that applies"})
     created_at = fields.DateTime()
+
+
+class FoundOpportunityOut(OpportunityOut):
+    distance_km = fields.Float(allow_none=True, metadata={"description": "From `near`, when given"})
 
 
 class CodeOut(Schema):
@@ -140,6 +151,15 @@ class Opportunities(MethodView):
     def post(self, body):
         """Create a volunteering opportunity: when, where (optionally a geofence), and how it is confirmed."""
         return services.create_opportunity(runtime(), current_principal(), g.idempotency_key, **body)
+
+    @require("app", "member", "organiser", "catalogue")
+    @blp.arguments(OpportunityQuery, location="query")
+    @blp.response(200, page_schema(FoundOpportunityOut))
+    def get(self, query):
+        """Opportunities not yet over, soonest first: in a range of days, near a point; an organiser's own."""
+        return services.find_opportunities(runtime(), current_principal(), limit=query["limit"],
+                                           cursor=query["cursor"], near=query["near"], radius_km=query["radius_km"],
+                                           from_day=query["from_"], to_day=query["to"])
 
 
 @blp.route("/opportunities/<opportunity_id>")

@@ -10,7 +10,7 @@ Functions that need the time take `at`; the service layer passes its runtime's c
 the real UTC clock).
 """
 from .adjustments import adjust, reverse
-from .donations import add_group, donate, group_total
+from .donations import add_group, donate, groups
 from .earning import earn
 from .erasure import erase_member
 from .holds import capture, hold, release, release_timed_out_holds, resolution_of
@@ -36,13 +36,13 @@ from .postings import (
     transfer_id,
 )
 from .statements import Balance, balance, balance_view, entry, history, signed_amount
-from .tiers import TIERS, tier_for
+from .tiers import TIERS, next_tier, tier_for
 
 __all__ = [
     "BREAKAGE", "DONATIONS", "ISSUANCE", "LOT_LIFETIME", "REDEMPTIONS", "TIERS", "Balance", "HoldResolved",
     "InsufficientPoints", "Posted", "TransferExists", "TransferRequest", "add_group", "adjust", "available_account",
     "available_now", "balance", "balance_view", "capture", "credit_pending", "debit_available", "donate", "earn",
-    "emit", "ensure_member", "entry", "erase_member", "expire_due_lots", "group_account", "group_total", "history",
-    "hold", "is_erased", "pending_account", "post", "release", "release_timed_out_holds", "resolution_of",
-    "reverse", "settle_pending", "signed_amount", "tier_for", "transfer_id", "warn_expiring_lots",
+    "emit", "ensure_member", "entry", "erase_member", "expire_due_lots", "group_account", "groups",
+    "history", "hold", "is_erased", "next_tier", "pending_account", "post", "release", "release_timed_out_holds",
+    "resolution_of", "reverse", "settle_pending", "signed_amount", "tier_for", "transfer_id", "warn_expiring_lots",
 ]

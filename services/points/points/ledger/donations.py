@@ -38,6 +38,19 @@ def donate(session: Session, *, member_id: str, group_id: str, points: int, key:
     return posted
 
 
-def group_total(session: Session, group_id: str) -> int:
-    return session.execute(sa.select(sa.func.coalesce(sa.func.sum(Transfer.amount), 0))
-                           .where(Transfer.credit_account_id == group_account(group_id))).scalar()
+def groups(session: Session, *, limit: int, after: str | None = None, group_id: str | None = None) -> list[dict]:
+    """Groups in id order, each with the points given to it and by how many members."""
+    given = (sa.select(Transfer.credit_account_id.label("account"), sa.func.sum(Transfer.amount).label("points"),
+                       sa.func.count(sa.distinct(Transfer.member_id)).label("donors"))
+             .where(Transfer.code == "donate", Transfer.credit_account_id.like("group:%"))
+             .group_by(Transfer.credit_account_id).subquery())
+    query = (sa.select(CommunityGroup.group_id, CommunityGroup.name, CommunityGroup.created_at,
+                       sa.func.coalesce(given.c.points, 0).label("points_received"),
+                       sa.func.coalesce(given.c.donors, 0).label("donors"))
+             .outerjoin(given, given.c.account == sa.func.concat("group:", CommunityGroup.group_id))
+             .order_by(CommunityGroup.group_id).limit(limit))
+    if after is not None:
+        query = query.where(CommunityGroup.group_id > after)
+    if group_id is not None:
+        query = query.where(CommunityGroup.group_id == group_id)
+    return [dict(row._mapping) for row in session.execute(query)]

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, aliased
 
 from rewards_shared.runtime import utc_now
 
-from ..models import Account, Attendance, Earning, Lot, Member, Transfer
+from ..models import Account, Attendance, ChallengeActivity, ChallengeProgress, Earning, Lot, Member, Transfer
 from .holds import release
 from .lots import debit_available
 from .postings import (
@@ -74,7 +74,7 @@ def _pseudonymise(session: Session, member_id: str, pseudonym: str, *, at: datet
         session.execute(sa.update(Account).where(Account.id == account(member_id))
                         .values(id=account(pseudonym), member_id=pseudonym))
     same = {"member_id": pseudonym}
-    for model in (Transfer, Lot, Earning, Attendance):
+    for model in (Transfer, Lot, Earning, Attendance, ChallengeProgress, ChallengeActivity):
         session.execute(sa.update(model).where(model.member_id == member_id).values(same))
     session.execute(sa.update(Transfer).where(sa.func.split_part(Transfer.actor, "#", 1) == f"member:{member_id}")
                     .values(actor=f"member:{pseudonym}"))

@@ -14,6 +14,14 @@ def tier_for(lifetime: int) -> str:
     return [name for name, threshold in TIERS if lifetime >= threshold][-1]
 
 
+def next_tier(lifetime: int) -> tuple[str, int] | None:
+    """The next tier up and the points still to earn for it; None at the top."""
+    for name, threshold in TIERS:
+        if lifetime < threshold:
+            return name, threshold - lifetime
+    return None
+
+
 def add_lifetime(session: Session, member_id: str, delta: int) -> None:
     lifetime, tier_before = session.execute(
         sa.update(Member).where(Member.member_id == member_id)

@@ -3,6 +3,7 @@
 A request's use case takes the runtime and runs in a transaction of its own; an event's runs inside
 the consumer's transaction and takes its session. Who may reach what, state rules and the events
 told to other services are decided here, never in a view."""
+from .challenges import create_challenge, get_challenge, list_challenges, member_challenges, update_challenge
 from .exports import answer_export, collect_part, forget_expired_exports, get_export, request_export
 from .members import (
     CredentialsUnavailable,
@@ -11,9 +12,10 @@ from .members import (
     erase_member,
     issue_member_credential,
     register_member,
+    summary,
     transactions,
 )
-from .movements import add_group, adjust, donate
+from .movements import add_group, adjust, donate, get_group, list_groups
 from .profiles import profile, set_profile
 from .redemptions import OutOfOrder, capture_for_redemption, hold_for_redemption, release_for_redemption
 from .rules import add_rule_version, list_rules
@@ -22,6 +24,7 @@ from .volunteering import (
     confirm_attendance,
     create_opportunity,
     current_code,
+    find_opportunities,
     get_attendance,
     get_opportunity,
     list_attendances,
@@ -35,5 +38,7 @@ __all__ = [
     "create_opportunity", "current_code", "donate", "erase_member", "forget_expired_exports", "get_attendance",
     "get_export", "get_opportunity", "hold_for_redemption", "issue_member_credential", "list_attendances",
     "list_rules", "profile", "record_scan", "register_member", "reject_attendance", "release_for_redemption",
-    "request_export", "set_profile", "transactions", "verify_ledger",
+    "request_export", "set_profile", "transactions", "verify_ledger", "create_challenge", "get_challenge",
+    "list_challenges", "member_challenges", "update_challenge", "summary", "get_group", "list_groups",
+    "find_opportunities",
 ]

@@ -18,7 +18,7 @@ from rewards_shared.auth import Principal
 from rewards_shared.errors import NotFound
 
 from .. import ledger
-from ..models import Attendance, Export, ExportPiece, Member, Transfer
+from ..models import Attendance, ChallengeActivity, ChallengeProgress, Export, ExportPiece, Member, Transfer
 from .members import living_member
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ def _view(session: Session, export: Export) -> dict:
 
 
 def answer_export(rt: Points, session: Session, request: dict) -> None:
-    """This service's part: the member, their research profile, balance, every transfer and attendance."""
+    """This service's part: the member, their research profile, balance, every transfer and attendance, and
+    their progress in challenges."""
     exports.answer(session, service=SERVICE, request=request, part=member_part(rt, session, request["member_id"]))
 
 
@@ -91,6 +92,12 @@ def member_part(rt: Points, session: Session, member_id: str) -> dict:
         "balance": ledger.balance_view(session, member_id),
         "transactions": [ledger.entry(transfer, member_id) for transfer in transfers],
         "attendances": [exports.columns_of(attendance) for attendance in attendances],
+        "challenges": [exports.columns_of(standing) for standing in session.execute(
+            sa.select(ChallengeProgress).where(ChallengeProgress.member_id == member_id)
+            .order_by(ChallengeProgress.challenge_id)).scalars()],
+        "challenge_activities": [exports.columns_of(counted) for counted in session.execute(
+            sa.select(ChallengeActivity).where(ChallengeActivity.member_id == member_id)
+            .order_by(ChallengeActivity.occurred_at)).scalars()],
     }
 
 

@@ -93,6 +93,20 @@ def _unknown_or_erased(rt: Points, connection, member_id: str) -> None:
     raise NotFound(f"No member {member_id}.")
 
 
+def summary(rt: Points, principal: Principal, member_id: str) -> dict:
+    """What the app's home screen shows: the member, their tier and points, and how far to the next tier."""
+    principal.check_member(member_id)
+    with rt.database.transaction() as session:
+        member = living_member(rt, session, member_id)
+        points = ledger.balance_view(session, member_id)
+        upcoming = ledger.next_tier(member.lifetime_earned)
+        return {**points, "registered_at": member.registered_at,
+                "profile": {"home_area": member.home_area, "usual_mode": member.usual_mode,
+                            "research_consent": member.research_consent},
+                "next_tier": upcoming[0] if upcoming else None,
+                "points_to_next_tier": upcoming[1] if upcoming else None}
+
+
 def transactions(rt: Points, principal: Principal, member_id: str, *, limit: int, cursor: str | None) -> dict:
     """The member's statement, newest first, a page at a time."""
     principal.check_member(member_id)

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from rewards_shared.auth import Principal
+from rewards_shared.errors import NotFound
+from rewards_shared.pagination import decode_cursor, page_of
 
 from .. import ledger
 from .members import refuse_if_erased
@@ -32,8 +34,22 @@ def add_group(rt: Points, *, group_id: str, name: str) -> tuple[dict, bool]:
     """The group, and whether it is new."""
     with rt.database.transaction() as session:
         group, created = ledger.add_group(session, group_id, name)
-        return {"group_id": group.group_id, "name": group.name,
-                "points_received": ledger.group_total(session, group.group_id)}, created
+        return ledger.groups(session, limit=1, group_id=group.group_id)[0], created
+
+
+def list_groups(rt: Points, *, limit: int, cursor: str | None) -> dict:
+    after = decode_cursor(cursor, (str,))
+    with rt.database.transaction() as session:
+        rows = ledger.groups(session, limit=limit + 1, after=after[0] if after else None)
+    return page_of(rows, limit, lambda group: (group["group_id"],))
+
+
+def get_group(rt: Points, group_id: str) -> dict:
+    with rt.database.transaction() as session:
+        found = ledger.groups(session, limit=1, group_id=group_id)
+    if not found:
+        raise NotFound(f"No community group {group_id}.")
+    return found[0]
 
 
 def donate(rt: Points, principal: Principal, *, member_id: str, group_id: str, points: int, key: str) -> dict:

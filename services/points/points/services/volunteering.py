@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import segno
 from sqlalchemy.orm import Session
@@ -20,13 +21,14 @@ from rewards_shared.errors import Forbidden, Gone, Invalid
 from rewards_shared.ids import request_uuid
 from rewards_shared.pagination import decode_cursor, page_of
 
-from .. import volunteering
+from .. import opportunity_search, volunteering
 from ..models import Attendance, Opportunity
 from .members import refuse_if_erased
 
 if TYPE_CHECKING:
     from ..bootstrap import Points
 
+LONDON = ZoneInfo("Europe/London")
 OPPORTUNITY_IDS = uuid.UUID("0f3c6a52-4b1e-4f7a-9d55-3c2d7e9a1b60")
 
 
@@ -60,6 +62,36 @@ def create_opportunity(rt: Points, principal: Principal, key: str, *, organiser_
             session, opportunity_id=str(request_uuid(OPPORTUNITY_IDS, principal.role, key)),
             organiser_id=organiser_id, actor=principal.id, at=rt.clock(), **details)
         return _described(session, opportunity)
+
+
+def find_opportunities(rt: Points, principal: Principal, *, limit: int, cursor: str | None, near: str | None,
+                       radius_km: float, from_day: date | None, to_day: date | None) -> dict:
+    """Opportunities not yet over, soonest first: in a range of Leeds days, near a point (`lat,lon`);
+    an organiser finds only its own."""
+    point = None
+    if near is not None:
+        try:
+            latitude, longitude = (float(part) for part in near.split(","))
+        except ValueError:
+            raise Invalid("Give a point as latitude,longitude, e.g. 53.8008,-1.5491.", field="near") from None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise Invalid("Latitude is within ±90 and longitude within ±180.", field="near")
+        point = opportunity_search.Near(latitude, longitude, radius_km)
+    if from_day and to_day and to_day < from_day:
+        raise Invalid("The range ends on or after its first day.", field="to")
+    ends_after = rt.clock() if from_day is None else max(rt.clock(), _leeds_midnight(from_day))
+    after = decode_cursor(cursor, (datetime, str))
+    with rt.database.transaction() as session:
+        found = opportunity_search.search(
+            session, limit=limit + 1, after=after, ends_after=ends_after, near=point,
+            starts_before=_leeds_midnight(to_day + timedelta(days=1)) if to_day else None,
+            organiser_id=principal.subject if principal.kind == "organiser" else None)
+        rows = [{**_described(session, opportunity), "distance_km": distance} for opportunity, distance in found]
+    return page_of(rows, limit, lambda row: (row["starts_at"], row["opportunity_id"]))
+
+
+def _leeds_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=LONDON)
 
 
 def get_opportunity(rt: Points, principal: Principal, opportunity_id: str) -> dict:

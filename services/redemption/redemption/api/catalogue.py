@@ -56,6 +56,7 @@ class RewardFields(Schema):
                                       metadata={"description": "What the council pays the partner per redeemed "
                                                                "voucher of a council-funded reward"})
     active = fields.Boolean()
+    category = fields.String(allow_none=True, validate=validate.OneOf(catalogue.CATEGORIES))
 
 
 class NewReward(RewardFields):
@@ -84,6 +85,7 @@ class RewardOut(Schema):
     available = fields.Boolean()
     unavailable_reason = fields.String(allow_none=True, metadata={
         "description": "withdrawn, not_yet_open, closed or out_of_stock"})
+    category = fields.String(allow_none=True, metadata={"description": " | ".join(catalogue.CATEGORIES)})
     funded_by = fields.String(metadata={"description": "Shown to staff and the partner only"})
     settlement_pence = fields.Integer(metadata={"description": "Shown to staff and the partner only"})
     active = fields.Boolean()
@@ -92,6 +94,27 @@ class RewardOut(Schema):
 class RewardQuery(PageArgs):
     partner_id = fields.String(validate=ID)
     available = fields.Boolean(metadata={"description": "Only what a member can redeem now (the app's default)"})
+    category = fields.String(validate=validate.OneOf(catalogue.CATEGORIES))
+    q = fields.String(validate=validate.Length(min=1, max=100),
+                      metadata={"description": "Words looked for in titles and descriptions, whatever the case"})
+
+
+class NewLocation(Schema):
+    location_id = fields.String(required=True, validate=ID)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    address = fields.String(load_default=None, validate=validate.Length(max=500))
+    latitude = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+
+
+class LocationOut(Schema):
+    partner_id = fields.String()
+    location_id = fields.String()
+    name = fields.String()
+    address = fields.String(allow_none=True)
+    latitude = fields.Float()
+    longitude = fields.Float()
+    created_at = fields.DateTime()
 
 
 @blp.route("/partners")
@@ -127,6 +150,32 @@ class PartnerItem(MethodView):
     def patch(self, changes, partner_id):
         """Rename, change the contact, or withdraw a partner (its rewards stop being redeemable)."""
         return services.update_partner(runtime(), partner_id, changes)
+
+
+@blp.route("/partners/<partner_id>/locations")
+class PartnerLocations(MethodView):
+    @require("catalogue")
+    @blp.arguments(NewLocation)
+    @blp.response(201, LocationOut)
+    def post(self, body, partner_id):
+        """Add a place where the partner's vouchers can be used."""
+        return services.add_location(runtime(), partner_id, **body)
+
+    @require("app", "member", "catalogue", "partner")
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(LocationOut))
+    def get(self, args, partner_id):
+        """Where the partner's vouchers can be used, with positions for a map."""
+        return services.list_locations(runtime(), current_principal(), partner_id, **args)
+
+
+@blp.route("/partners/<partner_id>/locations/<location_id>")
+class PartnerLocationItem(MethodView):
+    @require("catalogue")
+    @blp.response(204)
+    def delete(self, partner_id, location_id):
+        """Remove a location."""
+        services.remove_location(runtime(), partner_id, location_id)
 
 
 @blp.route("/rewards")

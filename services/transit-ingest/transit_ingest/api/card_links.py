@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import current_principal, require
 
@@ -31,8 +32,21 @@ class LinkOut(Schema):
     unlinked_at = fields.DateTime(allow_none=True)
 
 
-class LinkList(Schema):
-    items = fields.List(fields.Nested(LinkOut))
+class JourneyOut(Schema):
+    journey_id = fields.String()
+    operator_id = fields.String()
+    kind = fields.String(metadata={"description": "paired | single | incomplete"})
+    status = fields.String()
+    mode = fields.String()
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    route_id = fields.String(allow_none=True)
+    origin_stop_id = fields.String(allow_none=True)
+    destination_stop_id = fields.String(allow_none=True)
+    distance_km = fields.Float(allow_none=True)
+    distance_source = fields.String(allow_none=True)
+    revision = fields.Integer()
+    card_hint = fields.String(allow_none=True, metadata={"description": "Last characters of the card it was made on"})
 
 
 @blp.route("")
@@ -63,7 +77,18 @@ members_blp = Blueprint("member_card_links", __name__, url_prefix="/v1/members",
 @members_blp.route("/<member_id>/card-links")
 class MemberCardLinks(MethodView):
     @require("app", "member", "support")
-    @members_blp.response(200, LinkList)
-    def get(self, member_id):
+    @members_blp.arguments(PageArgs, location="query")
+    @members_blp.response(200, page_schema(LinkOut))
+    def get(self, args, member_id):
         """The member's cards, linked now or before (only the last characters of each card are kept)."""
-        return {"items": services.card_links(runtime(), current_principal(), member_id)}
+        return services.card_links(runtime(), current_principal(), member_id, **args)
+
+
+@members_blp.route("/<member_id>/journeys")
+class MemberJourneys(MethodView):
+    @require("app", "member", "support")
+    @members_blp.arguments(PageArgs, location="query")
+    @members_blp.response(200, page_schema(JourneyOut))
+    def get(self, args, member_id):
+        """The member's journeys, newest first, with the hint of the card each was made on."""
+        return services.member_journeys(runtime(), current_principal(), member_id, **args)
