@@ -367,7 +367,8 @@ def _print_welcome(local, env_vars: dict[str, str], seconds: float) -> None:
 
     key = Path(env_vars["REWARDS_SIGNING_KEY_FILE"]).read_text()
     tokens = {}
-    for role in ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers", "admin",
+    for role in ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers",
+                 "provider:leeds-bikes", "admin",
                  "catalogue", "finance", "support", "analyst"):
         issued = issue_credential(key, role)
         tokens[role] = issued.token

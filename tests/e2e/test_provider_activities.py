@@ -1,5 +1,6 @@
-"""Activities attested by providers, through the real points web and worker: the registry, memberships,
-per-row errors, dedupe, corrections and voids through the ledger, caps; and referral bonuses."""
+"""Activities attested by providers, through the real points and impact web and workers: the registry,
+memberships, per-row errors, dedupe, corrections and voids through the ledger, caps, the impact service's
+count by priority; and referral bonuses."""
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 
 from tests.support.polling import wait_for
 
-SERVICES = ["points"]
+SERVICES = ["points", "impact"]
 
 
 def now() -> datetime:
@@ -126,6 +127,36 @@ def test_dedupe_correction_and_void_adjust_the_credit_through_the_ledger(app, pr
     assert resent["rejected"] == 1 and resent["errors"][0]["field"] == "activity_id", resent
     unknown = provider.post(url, json={"activities": [{**trip(new_id("t"), member_id, 1.0), "void": True}]}).json()
     assert unknown["errors"][0]["field"] == "activity_id"
+
+
+def test_the_impact_service_counts_each_activity_by_priority_under_a_pseudonym(app, client, provider, provider_id,
+                                                                            databases):
+    member_id = register(app)
+    trip_id, visit_id = new_id("trip"), new_id("visit")
+    url = f"/v1/providers/{provider_id}/activities"
+    visit = {"activity_id": visit_id, "member_id": member_id, "kind": "library.visit", "occurred_at": AN_HOUR_AGO}
+    assert provider.post(url, json={"activities": [trip(trip_id, member_id, 2.0), visit]}).json()["accepted"] == 2
+    provider.post(url, json={"activities": [trip(trip_id, member_id, 3.5)]})
+    provider.post(url, json={"activities": [{**visit, "void": True}]})
+    impact = databases("impact")
+
+    def facts():
+        with impact.engine.connect() as connection:
+            return {row.activity_id: row for row in connection.execute(sa.text(
+                "SELECT activity_id, pseudonym::text AS pseudonym, kind, priorities, quantity, revision, voided "
+                "FROM activities WHERE activity_id IN (:trip, :visit)"),
+                {"trip": f"{provider_id}:{trip_id}", "visit": f"{provider_id}:{visit_id}"})}
+
+    found = wait_for(lambda: (f := facts()) and len(f) == 2 and f[f"{provider_id}:{visit_id}"].voided
+                     and f[f"{provider_id}:{trip_id}"].revision == 2 and f, timeout=30, what="the impact facts")
+    cycled = found[f"{provider_id}:{trip_id}"]
+    assert (cycled.kind, cycled.priorities, float(cycled.quantity)) == ("cycle.trip", ["transport", "climate"], 3.5)
+    assert member_id not in cycled.pseudonym
+    today = datetime.now(UTC).date().isoformat()
+    report = client("impact", "analyst").get(f"/v1/reports/impact?from={today}&to={today}")
+    assert report.status_code == 200, report.text
+    assert set(report.json()["activities"]["by_priority"]) == {"health", "transport", "climate", "housing",
+                                                               "wellbeing"}
 
 
 def test_a_membership_ref_names_the_member_and_is_never_stored_in_clear(app, client, provider, provider_id,

@@ -6,7 +6,7 @@ import pytest
 
 from points import activities, referrals, rules
 from points.models import Rule
-from rewards_shared.errors import Invalid
+from rewards_shared.errors import Invalid, TooLarge
 from rewards_shared.events.schemas import ACTIVITY_KINDS, PRIORITIES
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def test_a_row_that_is_not_an_object_is_reported_as_a_row():
 
 
 def test_a_batch_too_large_is_refused_whole():
-    with pytest.raises(activities.TooLarge):
+    with pytest.raises(TooLarge):
         activities.check_size([{}] * (activities.MAX_ACTIVITIES_PER_BATCH + 1))
 
 

@@ -9,8 +9,6 @@ which is only ever kept as a keyed HMAC of (provider, reference).
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,8 +17,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from rewards_shared import erasure, outbox
-from rewards_shared.errors import Conflict, Forbidden, NotFound, TooLarge
+from rewards_shared import batches, erasure, outbox
+from rewards_shared.batches import KeyedHasher, RowError
+from rewards_shared.errors import Conflict, Forbidden, NotFound
 from rewards_shared.events import Event
 from rewards_shared.events.schemas import ACTIVITY_KINDS
 from rewards_shared.validation import IDENTIFIER
@@ -70,13 +69,6 @@ _row = ActivityRow()
 
 
 @dataclass
-class RowError:
-    index: int
-    field: str
-    message: str
-
-
-@dataclass
 class BatchResult:
     accepted: int = 0
     corrected: int = 0
@@ -89,44 +81,25 @@ class BatchResult:
         return len({error.index for error in self.errors})
 
 
-class MembershipHasher:
-    def __init__(self, key: str | bytes):
-        if not key:
-            raise ValueError("a membership HMAC key is required (MEMBERSHIP_HMAC_KEY or MEMBERSHIP_HMAC_KEY_FILE)")
-        self._key = bytes.fromhex(key.strip()) if isinstance(key, str) else key
-
-    def __call__(self, provider_id: str, membership_ref: str) -> bytes:
-        return hmac.new(self._key, f"{provider_id}\x1f{membership_ref}".encode(), hashlib.sha256).digest()
+class MembershipHasher(KeyedHasher):
+    setting = "a membership HMAC key (MEMBERSHIP_HMAC_KEY or MEMBERSHIP_HMAC_KEY_FILE)"
 
 
 def check_size(rows: list) -> None:
-    if len(rows) > MAX_ACTIVITIES_PER_BATCH:
-        raise TooLarge(f"At most {MAX_ACTIVITIES_PER_BATCH} activities per request; split the batch.",
-                       errors={"activities": [f"{len(rows)} activities sent"]})
+    batches.check_size(rows, limit=MAX_ACTIVITIES_PER_BATCH, noun="activities")
 
 
 def validate_rows(rows: list, *, now: datetime) -> tuple[list[tuple[int, dict]], list[RowError]]:
-    """Split raw rows into valid activities (with their index) and per-field errors."""
-    valid, errors = [], []
-    for index, row in enumerate(rows):
-        if not isinstance(row, dict):
-            errors.append(RowError(index, "_row", "Each activity must be a JSON object."))
-            continue
-        try:
-            activity = _row.load(row)
-        except ValidationError as error:
-            for name, messages in sorted(error.normalized_messages().items()):
-                errors.append(RowError(index, name, messages[0] if isinstance(messages, list) else str(messages)))
-            continue
+    """Split raw rows into valid activities (with their index, and their kind's unit) and per-field errors."""
+    def recent(activity: dict) -> tuple[str, str] | None:
         if activity["occurred_at"] > now + SKEW:
-            errors.append(RowError(index, "occurred_at", "In the future."))
-            continue
+            return "occurred_at", "In the future."
         if activity["occurred_at"] < now - OLDEST:
-            errors.append(RowError(index, "occurred_at", f"More than {OLDEST.days} days ago."))
-            continue
+            return "occurred_at", f"More than {OLDEST.days} days ago."
         activity["unit"] = unit_of(activity["kind"])
-        valid.append((index, activity))
-    return valid, errors
+        return None
+
+    return batches.load_rows(rows, _row, "activity", recent)
 
 
 # --- providers and memberships --------------------------------------------------------------------

@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from rewards_shared.batches import RowErrorOut
 from rewards_shared.events.schemas import ACTIVITY_KINDS
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import current_principal, require
@@ -49,12 +50,6 @@ class ActivityBatch(Schema):
     activities = fields.List(fields.Raw(), required=True, metadata={
         "description": f"At most {activities.MAX_ACTIVITIES_PER_BATCH}: {{activity_id, member_id | membership_ref, "
                        "kind, occurred_at, quantity (default 1), unit, void}}"})
-
-
-class RowErrorOut(Schema):
-    index = fields.Integer()
-    field = fields.String()
-    message = fields.String()
 
 
 class BatchResult(Schema):
