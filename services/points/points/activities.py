@@ -150,11 +150,13 @@ def record(session: Session, provider: Provider, valid: list[tuple[int, dict]], 
     known = {a.activity_id: a for a in session.execute(sa.select(Activity).where(
         Activity.provider_id == provider.provider_id, Activity.activity_id.in_(ids)).with_for_update()).scalars()}
     members = _members(session, provider.provider_id, [a for _, a in valid], hasher)
+    told: list[Event] = []
     for index, activity in valid:
-        error = _apply(session, provider, activity, known, members, now=now, result=result)
+        error = _apply(session, provider, activity, known, members, now=now, result=result, told=told)
         if error is not None:
             result.errors.append(RowError(index, *error))
     session.flush()
+    outbox.add_many(session, told)
     return result
 
 
@@ -172,7 +174,7 @@ def _members(session: Session, provider_id: str, rows: list[dict], hasher: Membe
 
 
 def _apply(session: Session, provider: Provider, row: dict, known: dict[str, Activity], members: dict, *,
-           now: datetime, result: BatchResult) -> tuple[str, str] | None:
+           now: datetime, result: BatchResult, told: list[Event]) -> tuple[str, str] | None:
     if row["kind"] not in provider.kinds:
         return "kind", f"Provider {provider.provider_id} is not registered for {row['kind']}."
     named_by = "member_id" if row["member_id"] else "membership_ref"
@@ -189,7 +191,7 @@ def _apply(session: Session, provider: Provider, row: dict, known: dict[str, Act
             result.duplicates += 1
             return None
         current.voided, current.revision, current.updated_at = True, current.revision + 1, now
-        _tell(session, "activity.voided", current, reason="voided by the provider")
+        told.append(_event("activity.voided", current, reason="voided by the provider"))
         result.voided += 1
         return None
     if current is None:
@@ -198,7 +200,7 @@ def _apply(session: Session, provider: Provider, row: dict, known: dict[str, Act
                            unit=row["unit"], revision=1, voided=False, received_at=now, updated_at=now)
         session.add(current)
         known[row["activity_id"]] = current
-        _tell(session, "activity.recorded", current)
+        told.append(_event("activity.recorded", current))
         result.accepted += 1
         return None
     if current.voided:
@@ -209,16 +211,16 @@ def _apply(session: Session, provider: Provider, row: dict, known: dict[str, Act
     current.kind, current.occurred_at, current.quantity, current.unit = (row["kind"], row["occurred_at"],
                                                                          row["quantity"], row["unit"])
     current.revision, current.updated_at = current.revision + 1, now
-    _tell(session, "activity.corrected", current)
+    told.append(_event("activity.corrected", current))
     result.corrected += 1
     return None
 
 
-def _tell(session: Session, event_type: str, activity: Activity, **extra) -> None:
+def _event(event_type: str, activity: Activity, **extra) -> Event:
     data = {"member_id": activity.member_id, "provider_id": activity.provider_id,
             "activity_id": activity.activity_id, "kind": activity.kind, "revision": activity.revision}
     if event_type != "activity.voided":
         data.update(priorities=list(priorities(activity.kind)), occurred_at=activity.occurred_at.isoformat(),
                     quantity=activity.quantity, unit=activity.unit)
-    outbox.add(session, Event.create(event_type, SOURCE, activity.member_id, {**data, **extra}))
+    return Event.create(event_type, SOURCE, activity.member_id, {**data, **extra})
 
