@@ -12,7 +12,8 @@ Roles, and what each reaches (each view names the kinds it admits; the service l
 tenant's or a member's credential to their own objects):
 - `app`: the trusted app backend, for every member;
 - `member:<id>`: that member's own objects only (another member's answer 404);
-- `operator:<id>`, `partner:<id>`, `organiser:<id>`: that tenant's own objects;
+- `operator:<id>`, `partner:<id>`, `organiser:<id>`, `provider:<id>` (an activity provider): that
+  tenant's own objects;
 - staff: `admin` (credentials, earning rules, the operator registry), `catalogue` (partners,
   rewards, community groups, opportunities), `finance` (settlement, adjustments), `support` (look a
   member up, erase, export), `analyst` (aggregate reports only).
@@ -32,8 +33,8 @@ from .errors import NotFound
 
 ISSUER = "smart-leeds-rewards"
 STAFF_KINDS = ("admin", "catalogue", "finance", "support", "analyst")
-ROLE_KINDS = ("app", *STAFF_KINDS, "operator", "partner", "organiser", "member")
-_SUBJECT_KINDS = ("operator", "partner", "organiser", "member")
+ROLE_KINDS = ("app", *STAFF_KINDS, "operator", "partner", "organiser", "provider", "member")
+_SUBJECT_KINDS = ("operator", "partner", "organiser", "provider", "member")
 DEFAULT_TTL_SECONDS = 90 * 86400
 MEMBER_TTL_SECONDS = 3600
 MEMBER_KEY_ID = "member"

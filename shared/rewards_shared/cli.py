@@ -65,8 +65,8 @@ def _ttl_seconds(ttl: str | None, ttl_days: int | None, role: str) -> int:
 
 @credentials.command("issue")
 @click.option("--role", required=True, help="app, admin, catalogue, finance, support, analyst, or kind:id for "
-                                            "operator, partner, organiser, member")
-@click.option("--subject", help="The operator, partner, organiser or member id the credential acts for")
+                                            "operator, partner, organiser, provider, member")
+@click.option("--subject", help="The operator, partner, organiser, provider or member id the credential acts for")
 @click.option("--ttl", default=None, help="Lifetime, e.g. 30m, 12h, 90d (default: 1h for a member, else "
                                           "REWARDS_CREDENTIAL_TTL_DAYS, 90 days)")
 @click.option("--ttl-days", type=int, default=None, help="Lifetime in days")
@@ -361,8 +361,8 @@ def stack_down(keep_infra: bool) -> None:
     click.echo("stopped")
 
 
-DEV_ROLES = ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers", "admin",
-             "catalogue", "finance", "support", "analyst")
+DEV_ROLES = ("app", "operator:leeds-bus", "partner:leeds-cafe", "organiser:leeds-volunteers",
+             "provider:leeds-bikes", "admin", "catalogue", "finance", "support", "analyst")
 
 
 def write_dev_tokens(local, env_vars: dict[str, str]) -> dict[str, str]:

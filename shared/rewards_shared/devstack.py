@@ -101,6 +101,7 @@ class Stack:
             "ERASURE_KEY_FILE": str(self.keys / "erasure.key"),
             "CARD_HMAC_KEY_FILE": str(self.keys / "card-hmac.key"),
             "VOLUNTEERING_CODE_KEY_FILE": str(self.keys / "volunteering-code.key"),
+            "MEMBERSHIP_HMAC_KEY_FILE": str(self.keys / "membership-hmac.key"),
             "VOUCHER_KEY_FILE": str(self.keys / "voucher.key"),
             "IMPACT_PSEUDONYM_KEY_FILE": str(self.keys / "impact-pseudonym.key"),
             "REWARDS_CREDENTIALS_LOG": str(self.keys / "credentials.jsonl"),
@@ -148,7 +149,8 @@ def ensure_keys(stack: Stack) -> None:
             signing.write_text(private_pem)
             signing.chmod(0o600)
             public.write_text(public_pem)
-    for name in ("card-hmac.key", "volunteering-code.key", "voucher.key", "impact-pseudonym.key", "erasure.key"):
+    for name in ("card-hmac.key", "volunteering-code.key", "voucher.key", "impact-pseudonym.key", "erasure.key",
+                 "membership-hmac.key"):
         key = stack.keys / name
         if not key.exists():
             key.write_text(os.urandom(32).hex())

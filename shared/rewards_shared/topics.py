@@ -9,6 +9,7 @@ LEDGER_EVENTS = "ledger.events.v1"
 REDEMPTION_EVENTS = "redemption.events.v1"
 MEMBERS = "members.v1"
 CREDENTIALS = "credentials.v1"
+ACTIVITIES = "activities.v1"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ TOPICS = (
     TopicSpec(LEDGER_EVENTS),
     TopicSpec(REDEMPTION_EVENTS),
     TopicSpec(MEMBERS),
+    TopicSpec(ACTIVITIES),
     TopicSpec(CREDENTIALS, partitions=1, config=(("cleanup.policy", "compact"),)),
 )
 
@@ -36,6 +38,7 @@ _BY_PREFIX = {
     "redemption.": REDEMPTION_EVENTS,
     "member.": MEMBERS,
     "credential.": CREDENTIALS,
+    "activity.": ACTIVITIES,
 }
 
 

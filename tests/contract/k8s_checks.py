@@ -36,17 +36,17 @@ class Service:
 # The design's table of services (docs: DESIGN.md, "Shape"). `test_k8s_manifests` holds every
 # installed service to it, so the manifests are checked against what the code does.
 SERVICES = {
-    "points": Service(8001, "points", ("transit.journeys.v1", "volunteering.attendances.v1",
+    "points": Service(8001, "points", ("transit.journeys.v1", "volunteering.attendances.v1", "activities.v1",
                                        "redemption.events.v1", "members.v1"),
-                      ("ledger.events.v1", "volunteering.attendances.v1", "members.v1")),
+                      ("ledger.events.v1", "volunteering.attendances.v1", "activities.v1", "members.v1")),
     # every service answers subject access requests on members.v1 (member.export_part)
     "transit-ingest": Service(8002, "transit_ingest", ("members.v1",), ("transit.journeys.v1", "members.v1")),
     "redemption": Service(8003, "redemption", ("ledger.events.v1", "members.v1"),
                           ("redemption.events.v1", "members.v1")),
     "notifications": Service(8004, "notifications", ("ledger.events.v1", "redemption.events.v1", "members.v1"),
                              ("members.v1",)),
-    "impact": Service(8005, "impact", ("transit.journeys.v1", "volunteering.attendances.v1", "ledger.events.v1",
-                                       "redemption.events.v1", "members.v1"), ("members.v1",)),
+    "impact": Service(8005, "impact", ("transit.journeys.v1", "volunteering.attendances.v1", "activities.v1",
+                                       "ledger.events.v1", "redemption.events.v1", "members.v1"), ("members.v1",)),
 }
 
 

@@ -20,7 +20,8 @@ from tests.support.polling import wait_for
 from tests.support.scheme import SITE, Member, Scheme, Tenants, new_id, now
 
 TABLE = Path(__file__).with_name("authorization.table")
-ROLES = ("app", "member", "admin", "catalogue", "finance", "support", "analyst", "operator", "partner", "organiser")
+ROLES = ("app", "member", "admin", "catalogue", "finance", "support", "analyst", "operator", "partner", "organiser",
+         "provider")
 SIDES = ("own", "other")
 Operation = tuple[str, str, str]
 PAST_CHALLENGE = {"title": "Matrix", "kind": "count", "activity": "transit.journey", "target": 1,
@@ -34,6 +35,8 @@ def read_table() -> dict[Operation, dict[str, tuple[int, int]]]:
         if not line.strip() or line.startswith("#"):
             continue
         service, method, path, *cells = line.split()
+        if len(cells) == len(ROLES) - 1:  # a row without a provider cell: providers are refused by role
+            cells.append("-")
         assert len(cells) == len(ROLES), f"{TABLE.name}: {len(cells)} cells, {len(ROLES)} roles: {line}"
         expected[(service, method, path)] = {role: _statuses(cell) for role, cell in zip(ROLES, cells, strict=True)}
     return expected
@@ -75,10 +78,13 @@ class Side:
     spare_opportunity_id: str  # one the side's member has not attended yet
     challenge_id: str
     location_id: str
+    provider_id: str
+    referral_code: str  # the code the side's member joined with
 
 
 class World:
-    """Member A with operator X, partner P1, organiser O1 (own); member B with Y, P2, O2 (other)."""
+    """Member A with operator X, partner P1, organiser O1, provider V1 (own); member B with Y, P2, O2, V2
+    (other)."""
 
     def __init__(self, scheme: Scheme):
         self.scheme = scheme
@@ -86,7 +92,12 @@ class World:
 
     def _side(self) -> Side:
         tenants = self.scheme.tenants()
-        member = self.scheme.member(tenants)
+        referrer = self.scheme.register(points=0).member_id
+        code = self.scheme.client("points").get(f"/v1/members/{referrer}/referral-code").json()["referral_code"]
+        member = self.scheme.member(tenants, referral_code=code)
+        provider_id = new_id("leisure")
+        assert self.scheme.client("points", "admin").post("/v1/providers", json={
+            "provider_id": provider_id, "name": "Leisure centre", "kinds": ["leisure.visit"]}).status_code == 201
         operator = self.scheme.client("transit-ingest", f"operator:{tenants.operator_id}")
         feed = operator.post(f"/v1/operators/{tenants.operator_id}/feeds?format=littlepay-v3", data=b"nonsense\n")
         assert feed.status_code == 202, feed.text
@@ -96,7 +107,8 @@ class World:
         assert self.scheme.client("points", "catalogue").post("/v1/community-groups", json={
             "group_id": group_id, "name": "Food bank"}).status_code == 201
         return Side(tenants, member, feed.json()["feed_id"], export.json()["export_id"], group_id,
-                    self.scheme.opportunity(tenants.organiser_id), self.challenge(), self.location(tenants.partner_id))
+                    self.scheme.opportunity(tenants.organiser_id), self.challenge(), self.location(tenants.partner_id),
+                    provider_id, code)
 
     def challenge(self) -> str:
         """One long over, so nobody's journeys count towards it."""
@@ -184,6 +196,20 @@ def builders(world: World) -> dict[Operation, Callable[[str, str], Call]]:
             "rule_id": f"matrix-{uuid.uuid4().hex[:8]}", "kind": "campaign", "definition": {
                 "multiplier": 2, "activity": "journey", "starts_at": "2020-01-01T00:00:00Z",
                 "ends_at": "2020-01-02T00:00:00Z"}}),
+        ("points", "GET", "/v1/members/{member_id}/referral-code"): member_path,
+        ("points", "POST", "/v1/members/{member_id}/referral"): lambda side, role: Call(
+            {"member_id": world.member_for(side, role) if role != "member" else s(side).member.member_id},
+            json={"referral_code": s(side).referral_code}),
+        ("points", "GET", "/v1/providers"): lambda side, role: Call(),
+        ("points", "POST", "/v1/providers"): lambda side, role: Call(json={
+            "provider_id": new_id("library"), "name": "A library", "kinds": ["library.visit"]}),
+        ("points", "POST", "/v1/providers/{provider_id}/memberships"): lambda side, role: Call(
+            {"provider_id": s(side).provider_id},
+            json={"member_id": world.member_for(side, role), "membership_ref": f"card-{uuid.uuid4().hex}"}),
+        ("points", "POST", "/v1/providers/{provider_id}/activities"): lambda side, role: Call(
+            {"provider_id": s(side).provider_id}, json={"activities": [{
+                "activity_id": uuid.uuid4().hex, "member_id": s(side).member.member_id, "kind": "leisure.visit",
+                "occurred_at": (now() - timedelta(hours=1)).isoformat()}]}),
         ("points", "POST", "/v1/adjustments"): lambda side, role: keyed(Call(json={
             "member_id": s(side).member.member_id, "points": 1, "reason": "authorization matrix"})),
         ("points", "POST", "/v1/community-groups"):
@@ -324,7 +350,7 @@ def test_every_role_reaches_exactly_what_the_table_says(services, client, scheme
     own = world.sides["own"]
     member_token = scheme.member_token(own.member.member_id)
     tenants = {"operator": f"operator:{own.tenants.operator_id}", "partner": f"partner:{own.tenants.partner_id}",
-               "organiser": f"organiser:{own.tenants.organiser_id}"}
+               "organiser": f"organiser:{own.tenants.organiser_id}", "provider": f"provider:{own.provider_id}"}
 
     def caller(service: str, role: str | None) -> ServiceClient:
         if role == "member":

@@ -253,3 +253,53 @@ def test_the_report_over_http_for_analysts_only_as_json_csv_and_a_page(rt, drive
     assert missing.status_code == 422 and set(missing.json["errors"]) == {"from", "group_by"}
     unknown = client.get("/v1/journeys/no-such-journey/impact", headers=analyst)
     assert unknown.status_code == 404 and unknown.mimetype == "application/problem+json"
+
+
+def test_activities_count_by_priority_and_kind_with_corrections_voids_and_suppression(rt, drive):
+    """k = 5. Six members cycle (transport and climate), five visit a leisure centre (health), five have a home
+    energy check (housing and climate), two recycle (climate). Recycling is hidden; so is the smallest other
+    kind, the energy checks, or recycling = all − the rest; and housing, which is the energy checks alone.
+    One trip is corrected, one visit voided, a stale revision ignored."""
+    from rewards_shared.events.schemas import ACTIVITY_KINDS
+
+    def activity(member_id, provider_id, activity_id, kind, quantity, revision=1, event="activity.recorded"):
+        drive.send(event, member_id, provider_id=provider_id, activity_id=activity_id, kind=kind,
+                   priorities=list(ACTIVITY_KINDS[kind][0]), occurred_at=AT.isoformat(), quantity=quantity,
+                   unit=ACTIVITY_KINDS[kind][1], revision=revision)
+
+    for member in ids("cyc", 6):
+        activity(member, "bikes", f"trip-{member}", "cycle.trip", 3.0)
+    activity("cyc-0", "bikes", "trip-cyc-0", "cycle.trip", 5.5, revision=2, event="activity.corrected")
+    activity("cyc-0", "bikes", "trip-cyc-0", "cycle.trip", 3.0, revision=1)  # late and stale
+    for member in ids("swim", 5):
+        activity(member, "pool", f"swim-{member}", "leisure.visit", 1)
+    activity("swim-0", "pool", "swim-extra", "leisure.visit", 1)
+    drive.send("activity.voided", "swim-0", provider_id="pool", activity_id="swim-extra", kind="leisure.visit",
+               revision=2)
+    for member in ids("home", 5):
+        activity(member, "energy", f"check-{member}", "home.energy_check", 1)
+    for member in ids("rec", 2):
+        activity(member, "tip", f"tip-{member}", "recycling.visit", 1)
+
+    week = (DAY, DAY + timedelta(days=6))
+    report = services.report(rt, *week)
+    found = report["activities"]
+    assert (found["count"], found["members"]) == (18, 18)
+    assert found["by_priority"] == {
+        "health": {"count": 5, "members": 5}, "transport": {"count": 6, "members": 6},
+        "climate": {"count": 13, "members": 13}, "housing": {"count": None, "members": None},
+        "wellbeing": {"count": 0, "members": 0}}
+    assert found["by_kind"] == {
+        "cycle.trip": {"count": 6, "quantity": 20.5, "members": 6, "unit": "km"},
+        "home.energy_check": {"count": None, "quantity": None, "members": None, "unit": "check"},
+        "leisure.visit": {"count": 5, "quantity": 5.0, "members": 5, "unit": "visit"},
+        "recycling.visit": {"count": None, "quantity": None, "members": None, "unit": "visit"}}
+    reasons = {entry["cell"]: entry["reason"] for entry in report["suppressed"]}
+    assert reasons["activities.by_kind.recycling.visit"] == "fewer than 5 members"
+    assert reasons["activities.by_kind.home.energy_check"].startswith("secondary")
+    assert reasons["activities.by_priority.housing"].startswith("secondary")
+    csv_text = services.report_csv(rt, *week)
+    assert "activities.by_priority.climate.count,13," in csv_text
+    assert "activities.by_priority.housing.count,,secondary" in csv_text
+    page = services.report_page(rt, *week)
+    assert 'id="activities"' in page and "wellbeing" in page

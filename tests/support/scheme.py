@@ -86,9 +86,10 @@ class Scheme:
 
     # --- members ----------------------------------------------------------------------------------
 
-    def register(self, points: int = 1000, member_id: str | None = None) -> Member:
+    def register(self, points: int = 1000, member_id: str | None = None, referral_code: str | None = None) -> Member:
         member_id = member_id or new_id("m")
-        assert self.client("points").post("/v1/members", json={"member_id": member_id}).status_code == 201
+        joining = {"member_id": member_id, **({"referral_code": referral_code} if referral_code else {})}
+        assert self.client("points").post("/v1/members", json=joining).status_code == 201
         if points:
             credited = self.client("points", "finance").post(
                 "/v1/adjustments", json={"member_id": member_id, "points": points, "reason": "test credit"},

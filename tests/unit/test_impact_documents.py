@@ -16,6 +16,12 @@ REPORT = {
                  "peak": {"count": 200, "km": 600.0, "members": 40},
                  "off_peak": {"count": 200, "km": 634.5, "members": 45}},
     "co2e_avoided_kg": 52.25, "volunteering": {"attendances": 30, "hours": 61.5, "members": 12},
+    "activities": {"count": 75, "members": 40,
+                   "by_priority": {"health": {"count": 50, "members": 30}, "transport": {"count": 25, "members": 12},
+                                   "climate": {"count": None, "members": None},
+                                   "housing": {"count": 0, "members": 0}, "wellbeing": {"count": 0, "members": 0}},
+                   "by_kind": {"cycle.trip": {"count": 25, "quantity": 80.5, "members": 12, "unit": "km"},
+                               "leisure.visit": {"count": 50, "quantity": 50.0, "members": 30, "unit": "visit"}}},
     "points": {"issued": 5000, "redeemed": 1200, "expired": 0, "donated": None, "reversed": 0, "adjusted": 0,
                "withdrawn": 0, "outstanding": 3800},
     "redemptions": {"count": 40, "members": 30,
@@ -43,6 +49,8 @@ def test_csv_has_one_row_per_figure_with_suppressed_ones_empty_and_explained():
     assert by_cell["groups.food-bank.donated"][1:] == ["", "fewer than 10 members"]
     assert by_cell["breakdown.rows.2026-W45.journeys.km"][1] == "500.0"
     assert by_cell["redemptions.by_partner.=cafe.count"][1] == "40"
+    assert by_cell["activities.by_priority.health.count"][1] == "50"
+    assert by_cell["activities.by_kind.cycle.trip.unit"][1] == "km"
 
 
 def test_csv_cells_cannot_run_as_spreadsheet_formulas():
@@ -58,3 +66,8 @@ def test_the_page_is_self_contained_and_marks_suppressed_cells():
     assert page.count("<svg") == 6
     assert 'class="bar suppressed"' in page and "suppressed" in page
     assert "DESNZ 2025" in page and "Methods" in page
+    activities = page[page.index('<section id="activities">'):]
+    activities = activities[:activities.index("</section>")]
+    assert "<td>transport</td><td>25</td><td>12</td>" in activities
+    assert "<td>climate</td><td><span class=\"suppressed\">suppressed</span>" in activities
+    assert "80.5 km" in activities

@@ -16,8 +16,8 @@ from .facts import Facts
 from .pseudonyms import Pseudonyms
 
 SMALLEST_CELL = 5
-TOPICS = [topics.TRANSIT_JOURNEYS, topics.VOLUNTEERING_ATTENDANCES, topics.LEDGER_EVENTS, topics.REDEMPTION_EVENTS,
-          topics.MEMBERS]
+TOPICS = [topics.TRANSIT_JOURNEYS, topics.VOLUNTEERING_ATTENDANCES, topics.ACTIVITIES, topics.LEDGER_EVENTS,
+          topics.REDEMPTION_EVENTS, topics.MEMBERS]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from rewards_shared import exports
 
 from .calendar import PeakHours, local_day
 from .factors import FactorBook
-from .models import Attendance, Journey, Member, Movement, Redemption
+from .models import Activity, Attendance, Journey, Member, Movement, Redemption
 from .pseudonyms import Pseudonyms
 
 # Ledger event type → how it moves what members hold (issued counts as earning: the member was active).
@@ -72,6 +72,34 @@ class Facts:
             session.execute(insert(Attendance).values(
                 attendance_id=data["attendance_id"], pseudonym=pseudonym, day=day, minutes=data["minutes"])
                 .on_conflict_do_nothing())
+
+    def activity(self, session: Session, data: dict, *, at: datetime) -> None:
+        """A provider's activity, recorded or corrected; an older revision than the one held changes nothing."""
+        day = local_day(data["occurred_at"])
+        pseudonym = self.pseudonyms.resolve(session, data["member_id"], day=day)
+        if pseudonym is None:
+            return
+        values = dict(pseudonym=pseudonym, revision=data.get("revision") or 1, day=day,
+                      provider_id=data["provider_id"], kind=data["kind"], priorities=list(data["priorities"]),
+                      quantity=Decimal(str(round(data["quantity"], 3))), unit=data["unit"], voided=False)
+        statement = insert(Activity).values(activity_id=f"{data['provider_id']}:{data['activity_id']}", **values)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[Activity.activity_id], set_={k: statement.excluded[k] for k in values},
+            where=Activity.revision < statement.excluded.revision))
+
+    def activity_voided(self, session: Session, data: dict, *, at: datetime) -> None:
+        """A void seen before its activity is kept, so the activity never counts."""
+        activity_id, revision = f"{data['provider_id']}:{data['activity_id']}", data.get("revision") or 1
+        updated = session.execute(sa.update(Activity).where(
+            Activity.activity_id == activity_id, Activity.revision < revision)
+            .values(voided=True, revision=revision).returning(Activity.activity_id)).first()
+        if updated is None and session.get(Activity, activity_id) is None:
+            pseudonym = self.pseudonyms.resolve(session, data["member_id"], day=local_day(at))
+            if pseudonym is not None:
+                session.execute(insert(Activity).values(
+                    activity_id=activity_id, pseudonym=pseudonym, revision=revision, day=local_day(at),
+                    provider_id=data["provider_id"], kind=data.get("kind") or "unknown", priorities=[],
+                    quantity=0, unit="", voided=True).on_conflict_do_nothing())
 
     def movement(self, session: Session, event_id: str, event_type: str, data: dict, *, at: datetime) -> None:
         kind = LEDGER_MOVEMENTS[event_type]
@@ -132,7 +160,7 @@ class Facts:
         return {"linked": True, "research_profile": exports.columns_of(member, hidden={"pseudonym"}),
                 **{model.__tablename__: [exports.columns_of(row, hidden={"pseudonym"}) for row in session.execute(
                     sa.select(model).where(model.pseudonym == pseudonym).order_by(model.day)).scalars()]
-                   for model in (Journey, Attendance, Movement, Redemption)}}
+                   for model in (Journey, Attendance, Activity, Movement, Redemption)}}
 
 
 def _baseline(session: Session, pseudonym: uuid.UUID) -> str | None:

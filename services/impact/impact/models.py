@@ -117,6 +117,26 @@ class Attendance(Base):
     minutes: Mapped[int] = mapped_column(sa.Integer)
 
 
+class Activity(Base):
+    """An activity a provider attested (`activity_id` is provider:id), with the city's priorities it counts for."""
+
+    __tablename__ = "activities"
+
+    activity_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    pseudonym: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    day: Mapped[date] = mapped_column(sa.Date)
+    provider_id: Mapped[str] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.Text)
+    priorities: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.Text))
+    quantity: Mapped[Decimal] = mapped_column(sa.Numeric(10, 3))
+    unit: Mapped[str] = mapped_column(sa.Text)
+    voided: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+
+    __table_args__ = (sa.Index("activities_by_day", "day", "kind", "pseudonym",
+                               postgresql_where=sa.text("NOT voided")),)
+
+
 class Movement(Base):
     """Points into (+) or out of (−) what members hold, as the ledger reported them, by day."""
 

@@ -12,9 +12,11 @@ from rewards_shared.runtime import Clock, Runtime, utc_now
 from rewards_shared.worker import WorkerSpec
 
 from . import handlers, jobs
+from .activities import MembershipHasher
 from .models import erased_members
 
-TOPICS = [topics.TRANSIT_JOURNEYS, topics.VOLUNTEERING_ATTENDANCES, topics.REDEMPTION_EVENTS, topics.MEMBERS]
+TOPICS = [topics.TRANSIT_JOURNEYS, topics.VOLUNTEERING_ATTENDANCES, topics.ACTIVITIES, topics.REDEMPTION_EVENTS,
+          topics.MEMBERS]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Points(Runtime):
     member_ttl: timedelta = timedelta(seconds=auth.MEMBER_TTL_SECONDS)
     member_max_ttl: timedelta = timedelta(days=1)
     export_keep: timedelta = timedelta(days=7)  # a finished export is deleted after this
+    memberships: MembershipHasher | None = field(default=None, repr=False)  # None: no membership refs
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock = utc_now,
@@ -39,7 +42,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock = utc_now,
                   member_ttl=timedelta(seconds=settings.get_int("MEMBER_CREDENTIAL_TTL_SECONDS",
                                                                 auth.MEMBER_TTL_SECONDS)),
                   member_max_ttl=timedelta(seconds=settings.get_int("MEMBER_CREDENTIAL_MAX_TTL_SECONDS", 86400)),
-                  export_keep=timedelta(hours=settings.get_int("EXPORT_KEEP_HOURS", 7 * 24)))
+                  export_keep=timedelta(hours=settings.get_int("EXPORT_KEEP_HOURS", 7 * 24)),
+                  memberships=MembershipHasher(key) if (key := settings.get_secret("MEMBERSHIP_HMAC_KEY")) else None)
 
 
 def worker_spec(rt: Points) -> WorkerSpec:

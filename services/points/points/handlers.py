@@ -1,7 +1,7 @@
 """One function per consumed event type: each runs inside the consumer's transaction.
 
-An event for an erased member (or for the pseudonym that replaced them) changes nothing: a journey
-or an attendance confirmed after the erasure credits no one, a hold is never made."""
+An event for an erased member (or for the pseudonym that replaced them) changes nothing: a journey,
+a provider's activity or an attendance confirmed after the erasure credits no one, a hold is never made."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -34,6 +34,12 @@ def build(rt: Points) -> dict[str, Handler]:
     def journey_voided(session: Session, data: dict, event: Event) -> None:
         earnings.void_journey(session, data, at=rt.clock())
 
+    def activity_recorded(session: Session, data: dict, event: Event) -> None:
+        earnings.credit_activity(session, data, at=rt.clock())
+
+    def activity_voided(session: Session, data: dict, event: Event) -> None:
+        earnings.void_activity(session, data)
+
     def attendance_confirmed(session: Session, data: dict, event: Event) -> None:
         earnings.confirm_attendance(session, data, at=rt.clock())
 
@@ -65,6 +71,9 @@ def build(rt: Points) -> dict[str, Handler]:
         "transit.journey.corrected": for_living_members(journey_completed),
         "transit.journey.voided": for_living_members(journey_voided),
         "volunteering.attendance.confirmed": for_living_members(attendance_confirmed),
+        "activity.recorded": for_living_members(activity_recorded),
+        "activity.corrected": for_living_members(activity_recorded),
+        "activity.voided": for_living_members(activity_voided),
         "redemption.requested": for_living_members(redemption_requested),
         "redemption.completed": for_living_members(redemption_completed),
         "redemption.cancelled": for_living_members(redemption_ended),

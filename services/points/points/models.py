@@ -124,6 +124,7 @@ class Earning(Base):
     points: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     occurred_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     minutes: Mapped[int | None] = mapped_column(sa.Integer)
+    activity_kind: Mapped[str | None] = mapped_column(sa.Text)  # a provider's activity: what caps count by
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
     __table_args__ = (sa.Index("earnings_member_day", "member_id", "source_type", "occurred_at"),)
@@ -307,3 +308,72 @@ class ChallengeActivity(Base):
     member_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     activity_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Provider(Base):
+    """A partner that attests activities its members did (a leisure centre, a bike share, a library…)."""
+
+    __tablename__ = "providers"
+
+    provider_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    kinds: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.Text))
+    active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class Membership(Base):
+    """A member's card or membership at a provider, known only by a keyed HMAC of (provider, reference)."""
+
+    __tablename__ = "memberships"
+
+    provider_id: Mapped[str] = mapped_column(sa.ForeignKey("providers.provider_id"), primary_key=True)
+    ref_hash: Mapped[bytes] = mapped_column(sa.LargeBinary, primary_key=True)
+    member_id: Mapped[str] = mapped_column(sa.Text, index=True)
+    linked_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class Activity(Base):
+    """The latest version of an activity a provider attested, by the provider's own id; each change is a
+    new `revision`, told to the ledger and the impact service as `activity.corrected` or `activity.voided`."""
+
+    __tablename__ = "activities"
+
+    provider_id: Mapped[str] = mapped_column(sa.ForeignKey("providers.provider_id"), primary_key=True)
+    activity_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    member_id: Mapped[str] = mapped_column(sa.Text, index=True)
+    kind: Mapped[str] = mapped_column(sa.Text)
+    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    quantity: Mapped[float] = mapped_column(sa.Float)
+    unit: Mapped[str] = mapped_column(sa.Text)
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    voided: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class ReferralCode(Base):
+    __tablename__ = "referral_codes"
+
+    member_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.Text, unique=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class Referral(Base):
+    """Who brought a member in: `pending` until the referred member's first rewarded activity, then
+    `rewarded` (both got their bonus) or `referrer_at_limit` (only the referred member did)."""
+
+    __tablename__ = "referrals"
+
+    referred_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, unique=True)  # what the ledger's bonuses name
+    referrer_id: Mapped[str] = mapped_column(sa.Text, index=True)
+    status: Mapped[str] = mapped_column(sa.Text, server_default="pending")
+    applied_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    rewarded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending', 'rewarded', 'referrer_at_limit')", name="referrals_status_known"),
+        sa.CheckConstraint("referred_id <> referrer_id", name="referrals_not_self"),
+    )

@@ -15,7 +15,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from sqlalchemy.orm import Session
 
 from rewards_shared.errors import Invalid
-from rewards_shared.events.schemas import MODES
+from rewards_shared.events.schemas import ACTIVITY_KINDS, MODES
 
 from .models import Earning, Rule
 
@@ -58,8 +58,31 @@ class VolunteeringRule(_Definition):
     timezone = fields.String(load_default=LONDON)
 
 
+class KindPoints(_Definition):
+    points = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000))
+    per = fields.String(load_default="activity", validate=validate.OneOf(("activity", "unit")), metadata={
+        "description": "activity: the same points for each; unit: points times the quantity (e.g. per km)"})
+    max_units = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, min_inclusive=False),
+                             metadata={"description": "per unit: at most this many units of one activity count"})
+
+
+class ActivityRule(_Definition):
+    """What a provider's attested activity earns, by its kind."""
+    kinds = fields.Dict(keys=fields.String(validate=validate.OneOf(ACTIVITY_KINDS)), values=fields.Nested(KindPoints),
+                        required=True)
+
+
+class ReferralRule(_Definition):
+    referrer_points = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000))
+    referred_points = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000))
+    max_per_referrer = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000), metadata={
+        "description": "Referrals a member is rewarded for; past it the referred member still gets theirs"})
+
+
 class CapRule(_Definition):
-    activity = fields.String(required=True, validate=validate.OneOf(("journey",)))
+    activity = fields.String(required=True, validate=validate.OneOf(("journey", "activity")))
+    kind = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(ACTIVITY_KINDS), metadata={
+        "description": "For activity caps: the kind counted (none: every provider activity)"})
     per_day = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0))
     per_week = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0))
     timezone = fields.String(load_default=LONDON)
@@ -78,8 +101,10 @@ class CampaignRule(_Definition):
     multiplier = fields.Float(required=True, validate=validate.Range(min=0, max=10, min_inclusive=False))
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(required=True)
-    activity = fields.String(load_default="journey", validate=validate.OneOf(("journey", "volunteering")))
+    activity = fields.String(load_default="journey", validate=validate.OneOf(("journey", "volunteering", "activity")))
     mode = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(MODES))
+    kind = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(ACTIVITY_KINDS),
+                         metadata={"description": "For activity campaigns: only this kind"})
     area = fields.Nested(Area, allow_none=True, load_default=None)
 
     @validates_schema
@@ -90,7 +115,7 @@ class CampaignRule(_Definition):
 
 KINDS: dict[str, Schema] = {
     "journey": JourneyRule(), "off_peak": OffPeakRule(), "volunteering": VolunteeringRule(),
-    "cap": CapRule(), "campaign": CampaignRule(),
+    "cap": CapRule(), "campaign": CampaignRule(), "activity": ActivityRule(), "referral": ReferralRule(),
 }
 
 
@@ -197,23 +222,24 @@ def _day_bounds(at: datetime, zone: str, week: bool = False) -> tuple[datetime, 
 
 
 def _credited_since(session: Session, member_id: str, source_type: str, start: datetime, end: datetime,
-                    column=sa.func.count()) -> int:
-    return session.execute(
-        sa.select(sa.func.coalesce(column, 0)).select_from(Earning).where(
-            Earning.member_id == member_id, Earning.source_type == source_type, Earning.status == "credited",
-            Earning.points > 0, Earning.occurred_at >= start, Earning.occurred_at < end)
-    ).scalar()
+                    column=sa.func.count(), kind: str | None = None) -> int:
+    query = sa.select(sa.func.coalesce(column, 0)).select_from(Earning).where(
+        Earning.member_id == member_id, Earning.source_type == source_type, Earning.status == "credited",
+        Earning.points > 0, Earning.occurred_at >= start, Earning.occurred_at < end)
+    if kind is not None:
+        query = query.where(Earning.activity_kind == kind)
+    return session.execute(query).scalar()
 
 
 def _campaign_multiplier(rules: list[Rule], award: Award, activity: str, at: datetime, mode: str | None,
-                         stops: set[str]) -> float:
+                         stops: set[str], kind: str | None = None) -> float:
     best, chosen = 1.0, None
     for rule in rules:
         d = rule.definition
         if rule.kind != "campaign" or d["activity"] != activity:
             continue
         starts, ends = datetime.fromisoformat(d["starts_at"]), datetime.fromisoformat(d["ends_at"])
-        if not (starts <= at < ends) or (d.get("mode") and d["mode"] != mode):
+        if not (starts <= at < ends) or (d.get("mode") and d["mode"] != mode) or (d.get("kind") and d["kind"] != kind):
             continue
         if d.get("area") and not stops & set(d["area"]["stop_ids"]):
             continue
@@ -252,12 +278,65 @@ def award_for_journey(session: Session, member_id: str, journey: dict) -> Award:
     return award
 
 
-def _capped(session: Session, member_id: str, rule: Rule, at: datetime) -> bool:
+def _capped(session: Session, member_id: str, rule: Rule, at: datetime, source_type: str = "journey") -> bool:
     d = rule.definition
     zone = d.get("timezone", LONDON)
     limits = ((d.get("per_day"), _day_bounds(at, zone)), (d.get("per_week"), _day_bounds(at, zone, week=True)))
-    return any(limit is not None and _credited_since(session, member_id, "journey", *bounds) >= limit
+    return any(limit is not None and _credited_since(session, member_id, source_type, *bounds,
+                                                     kind=d.get("kind")) >= limit
                for limit, bounds in limits)
+
+
+def award_for_activity(session: Session, member_id: str, activity: dict) -> Award:
+    """Points for a provider's activity: by kind (each, or per unit up to a maximum), times the best
+    campaign for activities (of that kind), within the caps on activities (of that kind)."""
+    at, kind = activity["occurred_at"], activity["kind"]
+    rules = in_force(session, at)
+    award = Award(points=0)
+    base = next((r for r in rules if r.kind == "activity" and kind in r.definition["kinds"]), None)
+    if base is None:
+        return award
+    terms = base.definition["kinds"][kind]
+    award.rule_id, award.rule_version = base.rule_id, base.version
+    if terms["per"] == "unit":
+        units = activity["quantity"]
+        if terms.get("max_units") is not None:
+            units = min(units, terms["max_units"])
+        points = round(terms["points"] * units)
+        award.add(base, points=points, units=units)
+    else:
+        points = terms["points"]
+        award.add(base, points=points)
+    if points <= 0:
+        return award
+    points = round(points * _campaign_multiplier(rules, award, "activity", at, None, set(), kind=kind))
+    for rule in rules:
+        d = rule.definition
+        if rule.kind == "cap" and d["activity"] == "activity" and d.get("kind") in (None, kind) \
+                and _capped(session, member_id, rule, at, "activity"):
+            award.add(rule, capped=True)
+            award.points = 0
+            return award
+    award.points = points
+    return award
+
+
+@dataclass(frozen=True)
+class ReferralTerms:
+    rule_id: str
+    rule_version: int
+    referrer_points: int
+    referred_points: int
+    max_per_referrer: int
+
+
+def referral_terms(session: Session, at: datetime) -> ReferralTerms | None:
+    """The referral bonus in force at `at`, if the scheme has one."""
+    rule = next((r for r in in_force(session, at) if r.kind == "referral"), None)
+    if rule is None:
+        return None
+    d = rule.definition
+    return ReferralTerms(rule.rule_id, rule.version, d["referrer_points"], d["referred_points"], d["max_per_referrer"])
 
 
 def award_for_attendance(session: Session, member_id: str, *, started_at: datetime, minutes: int) -> Award:

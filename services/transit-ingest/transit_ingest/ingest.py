@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
-from rewards_shared import metrics
-from rewards_shared.errors import TooLarge
+from rewards_shared import batches, metrics
+from rewards_shared.batches import RowError
 from rewards_shared.events.schemas import MODES
 from rewards_shared.runtime import utc_now
 
@@ -41,37 +41,18 @@ _tap_row = TapRow()
 
 
 def check_size(rows: list) -> None:
-    if len(rows) > MAX_TAPS_PER_BATCH:
-        raise TooLarge(f"At most {MAX_TAPS_PER_BATCH} taps per request; split the batch.",
-                          errors={"taps": [f"{len(rows)} taps sent"]})
+    batches.check_size(rows, limit=MAX_TAPS_PER_BATCH, noun="taps")
 
 
-@dataclass
-class RowError:
-    index: int
-    field: str
-    message: str
+def _positioned(tap: dict) -> tuple[str, str] | None:
+    if (tap["latitude"] is None) != (tap["longitude"] is None):
+        return "latitude" if tap["latitude"] is None else "longitude", "Latitude and longitude come together."
+    return None
 
 
 def validate_rows(rows: list) -> tuple[list[tuple[int, dict]], list[RowError]]:
     """Split raw rows into valid taps (with their index) and per-field errors."""
-    valid, errors = [], []
-    for index, row in enumerate(rows):
-        if not isinstance(row, dict):
-            errors.append(RowError(index, "_row", "Each tap must be a JSON object."))
-            continue
-        try:
-            tap = _tap_row.load(row)
-        except ValidationError as error:
-            for field, messages in sorted(error.normalized_messages().items()):
-                text = messages[0] if isinstance(messages, list) else str(messages)
-                errors.append(RowError(index, field, text))
-            continue
-        if (tap["latitude"] is None) != (tap["longitude"] is None):
-            missing = "latitude" if tap["latitude"] is None else "longitude"
-            errors.append(RowError(index, missing, "Latitude and longitude come together."))
-            continue
-        valid.append((index, tap))
+    valid, errors = batches.load_rows(rows, _tap_row, "tap", _positioned)
     metrics.count_feed_rows("json-push", rejected=len({error.index for error in errors}))
     return valid, errors
 

@@ -52,6 +52,37 @@ class AttendanceConfirmed(MemberEvent):
     minutes = fields.Integer(required=True, validate=validate.Range(min=0))
 
 
+# What a partner's attested activity counts for: the city's priorities, the unit its quantity is in.
+PRIORITIES = ("health", "transport", "climate", "housing", "wellbeing")
+ACTIVITY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "leisure.visit": (("health",), "visit"),
+    "cycle.trip": (("transport", "climate"), "km"),
+    "recycling.visit": (("climate",), "visit"),
+    "home.energy_check": (("housing", "climate"), "check"),
+    "library.visit": (("wellbeing",), "visit"),
+}
+
+
+class ActivityRecorded(MemberEvent):
+    """An activity a provider attests (or its correction, with the next `revision`)."""
+    provider_id = fields.String(required=True)
+    activity_id = fields.String(required=True, metadata={"description": "The provider's own id for it"})
+    kind = fields.String(required=True, validate=validate.OneOf(ACTIVITY_KINDS))
+    priorities = fields.List(fields.String(validate=validate.OneOf(PRIORITIES)), load_default=list)
+    occurred_at = fields.AwareDateTime(required=True)
+    quantity = fields.Float(required=True, validate=validate.Range(min=0))
+    unit = fields.String(required=True)
+    revision = fields.Integer(load_default=1)
+
+
+class ActivityVoided(MemberEvent):
+    provider_id = fields.String(required=True)
+    activity_id = fields.String(required=True)
+    kind = fields.String(allow_none=True, load_default=None)
+    reason = fields.String(allow_none=True, load_default=None)
+    revision = fields.Integer(load_default=1)
+
+
 class MemberRegistered(MemberEvent):
     registered_at = fields.AwareDateTime(allow_none=True, load_default=None)
 
@@ -152,6 +183,9 @@ SCHEMAS: dict[str, Schema] = {
     "transit.journey.corrected": JourneyCompleted(),
     "transit.journey.voided": JourneyVoided(),
     "volunteering.attendance.confirmed": AttendanceConfirmed(),
+    "activity.recorded": ActivityRecorded(),
+    "activity.corrected": ActivityRecorded(),
+    "activity.voided": ActivityVoided(),
     "member.registered": MemberRegistered(),
     "member.erased": MemberErased(),
     "member.profile_updated": MemberProfileUpdated(),

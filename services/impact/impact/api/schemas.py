@@ -72,6 +72,22 @@ class Volunteering(Schema):
     members = fields.Integer(allow_none=True)
 
 
+class PriorityActivities(Schema):
+    count = fields.Integer(allow_none=True)
+    members = fields.Integer(allow_none=True)
+
+
+class KindActivities(PriorityActivities):
+    quantity = _number("In the kind's unit (km for cycle trips, else how many)")
+    unit = fields.String()
+
+
+class Activities(PriorityActivities):
+    by_priority = fields.Dict(keys=fields.String(), values=fields.Nested(PriorityActivities), metadata={
+        "description": "health, transport, climate, housing, wellbeing; an activity counts for each of its kind's"})
+    by_kind = fields.Dict(keys=fields.String(), values=fields.Nested(KindActivities))
+
+
 class PartnerRedemptions(Schema):
     count = fields.Integer(allow_none=True)
     members = fields.Integer(allow_none=True)
@@ -114,6 +130,7 @@ class ReportOut(Schema):
     journeys = fields.Nested(Journeys)
     co2e_avoided_kg = _number()
     volunteering = fields.Nested(Volunteering)
+    activities = fields.Nested(Activities, metadata={"description": "Activities attested by providers"})
     points = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True), metadata={
         "description": "issued, redeemed, expired, donated, reversed, adjusted, withdrawn (erasures) in the "
                        "period; outstanding at its end"})

@@ -6,6 +6,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from rewards_shared.events.schemas import PRIORITIES
+
 from .. import factors
 from ..calendar import PeakHours
 from . import figures
@@ -71,6 +73,19 @@ def build(connection: sa.Connection, options: Options) -> dict:
     cell(("volunteering",), helping["members"], attendances=helping["attendances"],
          hours=_round(helping["hours"], 2), members=helping["members"])
 
+    attested = figures.activities(connection, period)
+    cell(("activities",), attested["total"]["members"], **attested["total"])
+    for kind, f in attested["by_kind"].items():
+        cell(("activities", "by_kind", kind), f["members"], count=f["count"], quantity=_round(f["quantity"], 3),
+             members=f["members"])
+    for priority in PRIORITIES:
+        f = attested["by_priority"].get(priority, {"count": 0, "members": 0})
+        cell(("activities", "by_priority", priority), f["members"], **f)
+    margins.append(Margin(("activities",), tuple(("activities", "by_kind", k) for k in attested["by_kind"])))
+    for priority, kinds in attested["kinds_of"].items():
+        margins.append(Margin(("activities", "by_priority", priority),
+                              tuple(("activities", "by_kind", k) for k in kinds)))
+
     money = books["points"]
     for kind, f in money.items():
         cell(("points", kind), f["members"], value=f["points"])
@@ -134,6 +149,10 @@ def build(connection: sa.Connection, options: Options) -> dict:
                      "peak": values(("journeys", "peak")), "off_peak": values(("journeys", "off_peak"))},
         "co2e_avoided_kg": get(("co2e_avoided_kg",)),
         "volunteering": values(("volunteering",)),
+        "activities": {**values(("activities",)),
+                       "by_priority": {p: values(("activities", "by_priority", p)) for p in PRIORITIES},
+                       "by_kind": {k: {**values(("activities", "by_kind", k)), "unit": attested["by_kind"][k]["unit"]}
+                                   for k in sorted(attested["by_kind"])}},
         "points": {kind: get(("points", kind)) for kind in money},
         "redemptions": {**values(("redemptions",)),
                         "by_partner": {p: values(("redemptions", "by_partner", p))

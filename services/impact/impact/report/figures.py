@@ -74,6 +74,29 @@ def volunteering(connection: sa.Connection, period: Period) -> dict:
     return {"attendances": row.attendances, "hours": row.minutes / 60, "members": row.members}
 
 
+def activities(connection: sa.Connection, period: Period) -> dict:
+    """Providers' activities: in all, by kind (with quantity) and by the city's priority each counts for
+    (an activity can count for more than one), each with its distinct members; and which kinds make up
+    each priority, which secondary suppression needs."""
+    in_period = "FROM activities WHERE day BETWEEN :start AND :end AND NOT voided"
+    found: dict = {"total": {"count": 0, "members": 0}, "by_kind": {}, "by_priority": {}, "kinds_of": {}}
+    for r in _rows(connection, f"""
+        SELECT kind, GROUPING(kind) AS all_kinds, min(unit) AS unit, count(*) AS n,
+               COALESCE(sum(quantity::float8), 0) AS quantity, count(DISTINCT pseudonym) AS members
+          {in_period} GROUP BY GROUPING SETS ((), (kind))""", period):
+        if r.all_kinds:
+            found["total"] = {"count": r.n, "members": r.members}
+        else:
+            found["by_kind"][r.kind] = {"count": r.n, "quantity": r.quantity, "unit": r.unit, "members": r.members}
+    for r in _rows(connection, f"""
+        SELECT priority, count(*) AS n, count(DISTINCT pseudonym) AS members, array_agg(DISTINCT kind) AS kinds
+          FROM (SELECT pseudonym, kind, unnest(priorities) AS priority {in_period}) counted GROUP BY priority""",
+                   period):
+        found["by_priority"][r.priority] = {"count": r.n, "members": r.members}
+        found["kinds_of"][r.priority] = sorted(r.kinds)
+    return found
+
+
 def registered(connection: sa.Connection, period: Period) -> dict:
     row = _rows(connection, """
         SELECT count(*) FILTER (WHERE registered_on <= :end) AS registered,

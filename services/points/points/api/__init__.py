@@ -16,6 +16,7 @@ def runtime() -> Points:
 
 
 # The blueprints' views call runtime() above, so they are imported after it.
-from . import adjustments, challenges, members, rules, volunteering  # noqa: E402
+from . import adjustments, challenges, members, providers, referrals, rules, volunteering  # noqa: E402
 
-BLUEPRINTS = [members.blp, members.exports_blp, rules.blp, adjustments.blp, volunteering.blp, challenges.blp]
+BLUEPRINTS = [members.blp, members.exports_blp, referrals.blp, rules.blp, adjustments.blp, volunteering.blp,
+              challenges.blp, providers.blp]

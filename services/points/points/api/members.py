@@ -20,6 +20,8 @@ MEMBER_ID = IDENTIFIER
 
 class NewMember(Schema):
     member_id = fields.String(required=True, validate=MEMBER_ID)
+    referral_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32), metadata={
+        "description": "The code of the member who referred them; refused (and nothing registered) if unknown"})
 
 
 class MemberOut(Schema):
@@ -119,7 +121,7 @@ class Members(MethodView):
     @blp.alt_response(200, schema=MemberOut, description="The member is registered already")
     def post(self, body):
         """Register a member (idempotent: 200 when already registered)."""
-        registration = services.register_member(runtime(), body["member_id"])
+        registration = services.register_member(runtime(), body["member_id"], referral_code=body["referral_code"])
         # The contract: 201 for a new member, 200 when it already exists.
         return registration.member, 201 if registration.created else 200
 

@@ -8,7 +8,20 @@ from sqlalchemy.orm import Session, aliased
 
 from rewards_shared.runtime import utc_now
 
-from ..models import Account, Attendance, ChallengeActivity, ChallengeProgress, Earning, Lot, Member, Transfer
+from ..models import (
+    Account,
+    Activity,
+    Attendance,
+    ChallengeActivity,
+    ChallengeProgress,
+    Earning,
+    Lot,
+    Member,
+    Membership,
+    Referral,
+    ReferralCode,
+    Transfer,
+)
 from .holds import release
 from .lots import debit_available
 from .postings import (
@@ -74,8 +87,12 @@ def _pseudonymise(session: Session, member_id: str, pseudonym: str, *, at: datet
         session.execute(sa.update(Account).where(Account.id == account(member_id))
                         .values(id=account(pseudonym), member_id=pseudonym))
     same = {"member_id": pseudonym}
-    for model in (Transfer, Lot, Earning, Attendance, ChallengeProgress, ChallengeActivity):
+    for model in (Transfer, Lot, Earning, Attendance, Activity, ChallengeProgress, ChallengeActivity):
         session.execute(sa.update(model).where(model.member_id == member_id).values(same))
+    for model in (Membership, ReferralCode):
+        session.execute(sa.delete(model).where(model.member_id == member_id))
+    session.execute(sa.update(Referral).where(Referral.referred_id == member_id).values(referred_id=pseudonym))
+    session.execute(sa.update(Referral).where(Referral.referrer_id == member_id).values(referrer_id=pseudonym))
     session.execute(sa.update(Transfer).where(sa.func.split_part(Transfer.actor, "#", 1) == f"member:{member_id}")
                     .values(actor=f"member:{pseudonym}"))
     session.execute(sa.update(Member).where(Member.member_id == member_id).values(

@@ -3,6 +3,13 @@
 A request's use case takes the runtime and runs in a transaction of its own; an event's runs inside
 the consumer's transaction and takes its session. Who may reach what, state rules and the events
 told to other services are decided here, never in a view."""
+from .activities import (
+    MembershipsUnavailable,
+    link_membership,
+    list_providers,
+    push_activities,
+    register_provider,
+)
 from .challenges import create_challenge, get_challenge, list_challenges, member_challenges, update_challenge
 from .exports import answer_export, collect_part, forget_expired_exports, get_export, request_export
 from .members import (
@@ -18,6 +25,7 @@ from .members import (
 from .movements import add_group, adjust, donate, get_group, list_groups
 from .profiles import profile, set_profile
 from .redemptions import OutOfOrder, capture_for_redemption, hold_for_redemption, release_for_redemption
+from .referrals import apply_referral, referral_code
 from .rules import add_rule_version, list_rules
 from .verification import verify_ledger
 from .volunteering import (
@@ -33,6 +41,8 @@ from .volunteering import (
 )
 
 __all__ = [
+    "MembershipsUnavailable", "apply_referral", "link_membership", "list_providers", "push_activities",
+    "referral_code", "register_provider",
     "CredentialsUnavailable", "OutOfOrder", "Registration", "add_group", "add_rule_version", "adjust",
     "answer_export", "balance", "capture_for_redemption", "collect_part", "confirm_attendance",
     "create_opportunity", "current_code", "donate", "erase_member", "forget_expired_exports", "get_attendance",

@@ -18,7 +18,19 @@ from rewards_shared.auth import Principal
 from rewards_shared.errors import NotFound
 
 from .. import ledger
-from ..models import Attendance, ChallengeActivity, ChallengeProgress, Export, ExportPiece, Member, Transfer
+from ..models import (
+    Activity,
+    Attendance,
+    ChallengeActivity,
+    ChallengeProgress,
+    Export,
+    ExportPiece,
+    Member,
+    Membership,
+    Referral,
+    ReferralCode,
+    Transfer,
+)
 from .members import living_member
 
 if TYPE_CHECKING:
@@ -68,8 +80,9 @@ def _view(session: Session, export: Export) -> dict:
 
 
 def answer_export(rt: Points, session: Session, request: dict) -> None:
-    """This service's part: the member, their research profile, balance, every transfer and attendance, and
-    their progress in challenges."""
+    """This service's part: the member, their research profile, balance, every transfer and attendance, their
+    progress in challenges, the activities providers attested, the providers they hold a membership of, and
+    their referral."""
     exports.answer(session, service=SERVICE, request=request, part=member_part(rt, session, request["member_id"]))
 
 
@@ -98,6 +111,16 @@ def member_part(rt: Points, session: Session, member_id: str) -> dict:
         "challenge_activities": [exports.columns_of(counted) for counted in session.execute(
             sa.select(ChallengeActivity).where(ChallengeActivity.member_id == member_id)
             .order_by(ChallengeActivity.occurred_at)).scalars()],
+        "activities": [exports.columns_of(activity) for activity in session.execute(
+            sa.select(Activity).where(Activity.member_id == member_id).order_by(Activity.occurred_at)).scalars()],
+        "memberships": [dict(m) for m in session.execute(sa.select(Membership.provider_id, Membership.linked_at)
+                                                         .where(Membership.member_id == member_id)).mappings()],
+        "referral": {
+            "code": session.execute(sa.select(ReferralCode.code).where(ReferralCode.member_id == member_id)).scalar(),
+            "joined_with_a_code": exports.columns_of(referral, hidden={"referrer_id"})
+            if (referral := session.get(Referral, member_id)) else None,
+            "members_referred": session.execute(sa.select(sa.func.count()).select_from(Referral)
+                                                .where(Referral.referrer_id == member_id)).scalar()},
     }
 
 

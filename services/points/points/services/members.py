@@ -13,7 +13,7 @@ from rewards_shared.auth import Principal
 from rewards_shared.errors import DomainError, Gone, Invalid, NotFound
 from rewards_shared.pagination import decode_cursor, keyset_page
 
-from .. import ledger
+from .. import ledger, referrals
 from ..models import Export, Member
 
 if TYPE_CHECKING:
@@ -48,8 +48,9 @@ def refuse_if_erased(rt: Points, session: Session, member_id: str) -> None:
         raise Gone(f"Member {member_id} was erased.")
 
 
-def register_member(rt: Points, member_id: str) -> Registration:
-    """Open the member's accounts and tell the other services, once; an erased id is never reused."""
+def register_member(rt: Points, member_id: str, *, referral_code: str | None = None) -> Registration:
+    """Open the member's accounts and tell the other services, once; an erased id is never reused.
+    A referral code is applied with the registration, or neither happens."""
     if member_id.startswith(erasure.PSEUDONYM_PREFIX):
         raise Invalid(f"Member ids starting {erasure.PSEUDONYM_PREFIX!r} are reserved.", field="member_id")
     with rt.database.transaction() as session:
@@ -61,6 +62,8 @@ def register_member(rt: Points, member_id: str) -> Registration:
             raise Gone(f"Member {member_id} was erased; use a new member id.")
         if created:
             ledger.emit(session, "member.registered", member_id, registered_at=member.registered_at.isoformat())
+        if referral_code is not None:
+            referrals.apply(session, member_id, referral_code, at=rt.clock())
     return Registration(member, created)
 
 

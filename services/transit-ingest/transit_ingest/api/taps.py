@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from rewards_shared.batches import RowErrorOut
 from rewards_shared.web import current_principal, require
 
 from .. import ingest, services
@@ -16,12 +17,6 @@ blp = Blueprint("taps", __name__, url_prefix="/v1/operators", description="Opera
 class TapBatch(Schema):
     taps = fields.List(fields.Raw(), required=True,
                        metadata={"description": f"At most {ingest.MAX_TAPS_PER_BATCH} taps; see TapRow"})
-
-
-class RowErrorOut(Schema):
-    index = fields.Integer()
-    field = fields.String()
-    message = fields.String()
 
 
 class BatchResult(Schema):

@@ -1,0 +1,104 @@
+"""Activity providers: the registry (admin), memberships (app, member) and the activities a provider sends."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from rewards_shared.batches import RowErrorOut
+from rewards_shared.events.schemas import ACTIVITY_KINDS
+from rewards_shared.validation import IDENTIFIER
+from rewards_shared.web import current_principal, require
+
+from .. import activities, services
+from . import runtime
+
+blp = Blueprint("providers", __name__, url_prefix="/v1/providers", description="Activity providers")
+
+
+class NewProvider(Schema):
+    provider_id = fields.String(required=True, validate=IDENTIFIER)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kinds = fields.List(fields.String(validate=validate.OneOf(ACTIVITY_KINDS)), required=True,
+                        validate=validate.Length(min=1), metadata={"description": "The kinds it may attest"})
+
+
+class ProviderOut(Schema):
+    provider_id = fields.String()
+    name = fields.String()
+    kinds = fields.List(fields.String())
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class ProviderList(Schema):
+    items = fields.List(fields.Nested(ProviderOut))
+
+
+class NewMembership(Schema):
+    member_id = fields.String(required=True, validate=IDENTIFIER)
+    membership_ref = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                                   metadata={"description": "Kept only as a keyed hash"})
+
+
+class MembershipOut(Schema):
+    provider_id = fields.String()
+    member_id = fields.String()
+
+
+class ActivityBatch(Schema):
+    activities = fields.List(fields.Raw(), required=True, metadata={
+        "description": f"At most {activities.MAX_ACTIVITIES_PER_BATCH}: {{activity_id, member_id | membership_ref, "
+                       "kind, occurred_at, quantity (default 1), unit, void}}"})
+
+
+class BatchResult(Schema):
+    accepted = fields.Integer(metadata={"description": "New activities"})
+    corrected = fields.Integer(metadata={"description": "Activities sent before whose content changed"})
+    voided = fields.Integer(metadata={"description": "Activities taken back"})
+    duplicates = fields.Integer()
+    rejected = fields.Integer()
+    errors = fields.List(fields.Nested(RowErrorOut))
+
+
+@blp.route("")
+class Providers(MethodView):
+    @require("admin")
+    @blp.arguments(NewProvider)
+    @blp.response(201, ProviderOut)
+    @blp.alt_response(200, schema=ProviderOut, description="The provider is registered already, as given")
+    def post(self, body):
+        """Register an activity provider and the kinds of activity it may attest."""
+        provider, created = services.register_provider(runtime(), **body)
+        return provider, 201 if created else 200
+
+    @require("admin")
+    @blp.response(200, ProviderList)
+    def get(self):
+        """Every registered provider."""
+        return {"items": services.list_providers(runtime())}
+
+
+@blp.route("/<provider_id>/memberships")
+class Memberships(MethodView):
+    @require("app", "member")
+    @blp.arguments(NewMembership)
+    @blp.response(201, MembershipOut)
+    @blp.alt_response(200, schema=MembershipOut, description="Linked already")
+    def post(self, body, provider_id):
+        """Link the member's card or membership at the provider, so its activities name them."""
+        created = services.link_membership(runtime(), current_principal(), provider_id=provider_id, **body)
+        return {"provider_id": provider_id, "member_id": body["member_id"]}, 201 if created else 200
+
+
+@blp.route("/<provider_id>/activities")
+class Activities(MethodView):
+    @require("provider")
+    @blp.arguments(ActivityBatch)
+    @blp.response(202, BatchResult)
+    def post(self, body, provider_id):
+        """Send a batch of activities; good rows go through, bad rows come back by index and field."""
+        result = services.push_activities(runtime(), current_principal(), provider_id, body["activities"])
+        return {"accepted": result.accepted, "corrected": result.corrected, "voided": result.voided,
+                "duplicates": result.duplicates, "rejected": result.rejected,
+                "errors": [error.__dict__ for error in result.errors]}
