@@ -545,8 +545,8 @@ def main() -> None:
     parser.add_argument("--workers", type=_counts, default=(1, 2, 4), metavar="N,N,…",
                         help="worker processes per service for the scaling curve (default 1,2,4; '' for none); "
                              "every topic has 6 partitions, so up to 6 share the work")
-    parser.add_argument("--only", action="append", choices=STEPS, metavar="STEP",
-                        help=f"measure only these steps ({', '.join(STEPS)}); the scaling curve still runs")
+    parser.add_argument("--only", action="append", choices=STEPS + ("scaling",), metavar="STEP",
+                        help=f"measure only these steps ({', '.join(STEPS)}, or just the scaling curve: scaling)")
     parser.add_argument("--taps", type=int, help="taps per end-to-end run (default 40,000)")
     parser.add_argument("--members", type=int, help="members (and cards) per end-to-end run (default 2,000)")
     options = parser.parse_args()
