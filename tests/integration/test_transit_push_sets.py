@@ -15,7 +15,7 @@ from transit_ingest import links, operators, services
 from transit_ingest.bootstrap import bootstrap
 from transit_ingest.models import Journey, Tap
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)  # tap-ons still wait for their tap-off
 
 
 @pytest.fixture(scope="module")
