@@ -3,12 +3,17 @@
 1. raw Kafka: kafka-python producing and consuming 1 KB messages with the services' client settings;
 2. raw PostgreSQL: batched inserts of rows shaped like ledger transfers;
 3. end to end: a Littlepay file of N taps for many members → journeys → ledger credits → inbox items,
-   at saturation; and tap accepted → balance visible at a fixed offered rate of 500 taps/s;
+   at saturation; the same taps pushed as JSON batches (taps/s accepted, and to the last inbox item); and
+   tap accepted → balance visible at a fixed offered rate of 500 taps/s;
 4. HTTP under gunicorn with wrk: balance reads and card-link writes;
 5. redemption: request → issued.
 
+6. scaling: the file and the JSON pushes end to end again with 1, 2 and 4 worker processes per service
+   (`--workers`), and taps/s per core of this machine.
+
 Prints one table with the ratios and writes it as JSON to tests/benchmarks/results/. Absolute times
-drift between machines; the ratios are what to compare. Figures are never asserted.
+drift between machines, and a shared machine's load moves them: each figure carries the load average
+when it was taken. The ratios are what to compare. Figures are never asserted.
 """
 from __future__ import annotations
 
@@ -185,6 +190,25 @@ def end_to_end(target: Target, scale: Scale) -> dict:
         feed = wait_for(lambda: (f := operator.get(f"/v1/operators/{OPERATOR}/feeds/{feed_id}").json())
                         ["status"] in ("done", "failed") and f, timeout=900, interval=0.2, what="the feed")
         stored_at = time.perf_counter()
+    settled_at, journeys, transfers = _settle(target, prefix)
+    elapsed = settled_at - started
+    figures = {"taps": scale.taps, "members": len(members), "feed_status": feed["status"],
+               "accepted": feed.get("accepted"), "journeys": journeys, "ledger_transfers": transfers,
+               "taps_stored_per_s": round(scale.taps / (stored_at - started)),
+               "taps_per_s": round(scale.taps / elapsed), "ledger_rows_per_s": round(transfers / elapsed),
+               "seconds": round(elapsed, 1)}
+    if "impact" in target.urls:  # the read side: how far behind the ledger it finished (its database is fresh)
+        impact = target.database_url("impact")
+        wait_for(lambda: _count(impact, "SELECT count(*) FROM journeys") >= figures["journeys"]
+                 and _count(impact, "SELECT count(*) FROM movements") >= transfers,
+                 timeout=1800, interval=0.5, what="the impact service to file every journey and credit")
+        figures["impact_done_after_s"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def _settle(target: Target, prefix: str) -> tuple[float, int, int]:
+    """Wait until every journey of the run's members is credited and notified: (seconds since
+    `perf_counter` zero, journeys, ledger transfers)."""
     pattern = f"{prefix}-%"
     transit, points, notes = (target.database_url(s) for s in ("transit-ingest", "points", "notifications"))
 
@@ -202,20 +226,44 @@ def end_to_end(target: Target, scale: Scale) -> dict:
         return expected > 0 and ledger >= expected and inbox >= earned
 
     wait_for(settled, timeout=1800, interval=0.5, what="every journey credited and notified")
-    elapsed = time.perf_counter() - started
+    settled_at = time.perf_counter()
     transfers = _count(points, "SELECT count(*) FROM transfers WHERE member_id LIKE %(p)s", p=pattern)
-    figures = {"taps": scale.taps, "members": len(members), "feed_status": feed["status"],
-               "accepted": feed.get("accepted"), "journeys": announced(), "ledger_transfers": transfers,
-               "taps_stored_per_s": round(scale.taps / (stored_at - started)),
-               "taps_per_s": round(scale.taps / elapsed), "ledger_rows_per_s": round(transfers / elapsed),
-               "seconds": round(elapsed, 1)}
-    if "impact" in target.urls:  # the read side: how far behind the ledger it finished (its database is fresh)
-        impact = target.database_url("impact")
-        wait_for(lambda: _count(impact, "SELECT count(*) FROM journeys") >= figures["journeys"]
-                 and _count(impact, "SELECT count(*) FROM movements") >= transfers,
-                 timeout=1800, interval=0.5, what="the impact service to file every journey and credit")
-        figures["impact_done_after_s"] = round(time.perf_counter() - started, 1)
-    return figures
+    return settled_at, announced(), transfers
+
+
+def json_pushes(target: Target, scale: Scale, batch: int = 1000, clients: int = 4) -> dict:
+    """The same number of taps as the file, pushed as JSON batches of `batch` from `clients` at once, as
+    fast as they are answered: taps/s accepted, then taps/s to the last journey credited and notified.
+    Each card's tap-on and tap-off often fall in different pushes, as they do when an operator pushes
+    as it goes."""
+    _register_operator(target)
+    prefix = f"push{uuid.uuid4().hex[:6]}"
+    members = _link_members(target, prefix, scale.members)
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=12)
+    taps = []
+    for index in range(scale.taps):
+        card, off, journey = (index // 2) % len(members), index % 2 == 1, index // (2 * len(members))
+        at = base + timedelta(minutes=40 * journey + (15 if off else 0), seconds=card % 600)
+        taps.append({"tap_id": f"{prefix}-{index}", "card_ref": f"fs-{prefix}-{card:08d}",
+                     "occurred_at": at.isoformat(), "type": "off" if off else "on", "outcome": "allow",
+                     "mode": "bus", "stop_id": f"S{index % 500}", "latitude": 53.80 + (0.04 if off else 0),
+                     "longitude": -1.55 + (0.05 if off else 0)})
+    batches = [taps[n:n + batch] for n in range(0, len(taps), batch)]
+    operator = target.client("transit-ingest", f"operator:{OPERATOR}")
+
+    def push(body: list[dict]) -> int:
+        response = operator.post(f"/v1/operators/{OPERATOR}/taps", json={"taps": body}, timeout=300)
+        assert response.status_code == 202, response.text
+        return response.json()["accepted"]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        accepted = sum(pool.map(push, batches))
+    answered = time.perf_counter()
+    settled_at, journeys, transfers = _settle(target, prefix)
+    return {"taps": scale.taps, "batch": batch, "clients": clients, "accepted": accepted, "journeys": journeys,
+            "ledger_transfers": transfers, "accepted_per_s": round(scale.taps / (answered - started)),
+            "taps_per_s": round(scale.taps / (settled_at - started)), "seconds": round(settled_at - started, 1)}
 
 
 def tap_to_balance(target: Target, scale: Scale, rate: int = 500, tick: float = 0.1) -> dict:
@@ -361,6 +409,8 @@ def redemption(target: Target, scale: Scale) -> dict:
 
 GOALS = {
     "end_to_end.taps_per_s": ">= 5000",
+    "json_push.accepted_per_s": ">= 3000",
+    "json_push.taps_per_s": ">= 3000",
     "tap_to_balance.p99_ms": "< 1000 at 500 taps/s",
     "http.balance_reads.requests_per_s": ">= 2000",
     "http.balance_reads.p99_ms": "< 50",
@@ -368,24 +418,54 @@ GOALS = {
 }
 
 
-def measure(target: Target, scale: Scale) -> dict:
+STEPS = ("raw_kafka", "raw_postgres", "end_to_end", "json_push", "tap_to_balance", "http", "redemption")
+
+
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages (its other users count too)."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def measure(target: Target, scale: Scale, steps: tuple[str, ...] = STEPS) -> dict:
     figures: dict = {"services": sorted(target.urls)}
-    for name, step in (("raw_kafka", lambda: raw_kafka(target, scale.kafka_messages)),
-                       ("raw_postgres", lambda: raw_postgres(target, scale.pg_rows)),
-                       ("end_to_end", lambda: end_to_end(target, scale)),
-                       ("tap_to_balance", lambda: tap_to_balance(target, scale)),
-                       ("http", lambda: http(target, scale)),
-                       ("redemption", lambda: redemption(target, scale))):
-        started = time.perf_counter()
-        figures[name] = step()
+    run_step = {"raw_kafka": lambda: raw_kafka(target, scale.kafka_messages),
+                "raw_postgres": lambda: raw_postgres(target, scale.pg_rows),
+                "end_to_end": lambda: end_to_end(target, scale),
+                "json_push": lambda: json_pushes(target, scale),
+                "tap_to_balance": lambda: tap_to_balance(target, scale),
+                "http": lambda: http(target, scale),
+                "redemption": lambda: redemption(target, scale)}
+    for name in (step for step in STEPS if step in steps):
+        started, load = time.perf_counter(), load_average()
+        figures[name] = run_step[name]()
         figures[name]["measured_in_s"] = round(time.perf_counter() - started, 1)
+        figures[name]["load_average"] = {"before": load, "after": load_average()}
         print(f"  {name}: {json.dumps(figures[name])}", flush=True)
-    figures["ratios"] = {
-        "end_to_end_taps_per_raw_kafka_message": round(
-            figures["end_to_end"]["taps_per_s"] / max(1, figures["raw_kafka"]["consume_per_s"]), 4),
-        "ledger_rows_per_raw_postgres_row": round(
-            figures["end_to_end"]["ledger_rows_per_s"] / max(1, figures["raw_postgres"]["rows_per_s"]), 4),
-    }
+    if "end_to_end" in figures and "raw_kafka" in figures and "raw_postgres" in figures:
+        figures["ratios"] = {
+            "end_to_end_taps_per_raw_kafka_message": round(
+                figures["end_to_end"]["taps_per_s"] / max(1, figures["raw_kafka"]["consume_per_s"]), 4),
+            "ledger_rows_per_raw_postgres_row": round(
+                figures["end_to_end"]["ledger_rows_per_s"] / max(1, figures["raw_postgres"]["rows_per_s"]), 4),
+        }
+    return figures
+
+
+def scaling(target: Target, scale: Scale, workers: int, restart: Callable[[int], None]) -> dict:
+    """The file and the JSON pushes end to end with `workers` worker processes per service (the web
+    processes stay as they are), and what that comes to per core of this machine."""
+    restart(workers)
+    cores = os.cpu_count() or 1
+    figures: dict = {"workers": workers, "cores": cores}
+    for name, step in (("file", end_to_end), ("json_push", json_pushes)):
+        load = load_average()
+        found = step(target, scale)
+        figures[name] = {"taps_per_s": found["taps_per_s"], "taps_per_s_per_core": round(found["taps_per_s"] / cores),
+                         "seconds": found["seconds"], "journeys": found["journeys"],
+                         "load_average": {"before": load, "after": load_average()}}
+        if "accepted_per_s" in found:
+            figures[name]["accepted_per_s"] = found["accepted_per_s"]
+    print(f"  scaling: {json.dumps(figures)}", flush=True)
     return figures
 
 
@@ -404,6 +484,8 @@ def table(figures: dict) -> str:
         ("  taps stored by transit (taps/s)", _get(figures, "end_to_end.taps_stored_per_s"), ""),
         ("  ledger rows written (rows/s)", _get(figures, "end_to_end.ledger_rows_per_s"), ""),
         ("  impact done (s after the upload)", _get(figures, "end_to_end.impact_done_after_s"), ""),
+        ("JSON pushes accepted (taps/s)", _get(figures, "json_push.accepted_per_s"), GOALS["json_push.accepted_per_s"]),
+        ("JSON pushes end to end (taps/s)", _get(figures, "json_push.taps_per_s"), GOALS["json_push.taps_per_s"]),
         ("tap → balance p50 (ms) at 500/s", _get(figures, "tap_to_balance.p50_ms"), ""),
         ("tap → balance p99 (ms) at 500/s", _get(figures, "tap_to_balance.p99_ms"), GOALS["tap_to_balance.p99_ms"]),
         ("balance reads (req/s)", _get(figures, "http.balance_reads.requests_per_s"),
@@ -417,6 +499,13 @@ def table(figures: dict) -> str:
         ("ratio: e2e taps/s ÷ raw Kafka msgs/s", _get(figures, "ratios.end_to_end_taps_per_raw_kafka_message"), ""),
         ("ratio: ledger rows/s ÷ raw PG rows/s", _get(figures, "ratios.ledger_rows_per_raw_postgres_row"), ""),
     ]
+    cores = os.cpu_count() or 1
+    for point in figures.get("scaling", []):
+        for kind in ("file", "json_push"):
+            rows.append((f"{kind} e2e, {point['workers']} worker(s)/service (taps/s)",
+                         _get(point, f"{kind}.taps_per_s"),
+                         f"{_get(point, f'{kind}.taps_per_s_per_core')} per core of {cores}; "
+                         f"load {_get(point, f'{kind}.load_average.before')}"))
     width = max(len(r[0]) for r in rows)
     lines = [f"{'measure':<{width}}  {'figure':>12}  goal", "-" * (width + 30)]
     lines += [f"{name:<{width}}  {('—' if value is None else value):>12}  {goal}" for name, value, goal in rows]
@@ -427,17 +516,25 @@ def write(figures: dict, scale: Scale, smoke: bool) -> Path:
     RESULTS.mkdir(exist_ok=True)
     now = datetime.now(UTC)
     entry = {"benchmark": "pipeline", "smoke": smoke, "date": now.isoformat(timespec="seconds"),
-             "cpus": os.cpu_count(), "scale": dataclasses.asdict(scale), "goals": GOALS, **figures}
+             "cpus": os.cpu_count(), "load_average_at_end": load_average(), "scale": dataclasses.asdict(scale),
+             "goals": GOALS, **figures}
     path = RESULTS / f"pipeline{'-smoke' if smoke else ''}-{now:%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps(entry, indent=2) + "\n")
     (RESULTS / f"pipeline{'-smoke' if smoke else ''}-latest.json").write_text(json.dumps(entry, indent=2) + "\n")
     return path
 
 
-def run(target: Target, scale: Scale, smoke: bool = False) -> tuple[dict, Path]:
-    figures = measure(target, scale)
+def run(target: Target, scale: Scale, smoke: bool = False, steps: tuple[str, ...] = STEPS,
+        workers: tuple[int, ...] = (), restart: Callable[[int], None] | None = None) -> tuple[dict, Path]:
+    figures = measure(target, scale, steps)
+    if workers and restart is not None:
+        figures["scaling"] = [scaling(target, scale, count, restart) for count in workers]
     print("\n" + table(figures) + "\n", flush=True)
     return figures, write(figures, scale, smoke)
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
 
 
 def main() -> None:
@@ -445,10 +542,19 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to prove the run works")
     parser.add_argument("--without", action="append", default=[], metavar="SERVICE",
                         help="leave a service out (e.g. impact, to see what the read side costs the pipeline)")
+    parser.add_argument("--workers", type=_counts, default=(1, 2, 4), metavar="N,N,…",
+                        help="worker processes per service for the scaling curve (default 1,2,4; '' for none); "
+                             "every topic has 6 partitions, so up to 6 share the work")
+    parser.add_argument("--only", action="append", choices=STEPS + ("scaling",), metavar="STEP",
+                        help=f"measure only these steps ({', '.join(STEPS)}, or just the scaling curve: scaling)")
+    parser.add_argument("--taps", type=int, help="taps per end-to-end run (default 40,000)")
+    parser.add_argument("--members", type=int, help="members (and cards) per end-to-end run (default 2,000)")
     options = parser.parse_args()
     scale = Scale.smoke() if options.smoke else Scale()
+    scale = dataclasses.replace(scale, taps=options.taps or scale.taps, members=options.members or scale.members)
     stack = dataclasses.replace(devstack.Stack.for_tests(slot=int(os.environ.get("BENCH_SLOT", "8"))),
                                 web_concurrency=2, worker_processes=int(os.environ.get("BENCH_WORKERS", "2")))
+    running = [stack]
     devstack.infra_up(stack)
     try:
         env = prepare_bench_stack(stack)
@@ -457,10 +563,16 @@ def main() -> None:
         key = Path(env["REWARDS_SIGNING_KEY_FILE"]).read_text()
         target = Target(env=env, urls={name: stack.base_url(info) for name, info in services.items()},
                         token=lambda role: auth.issue(key, role)[0])
+
+        def restart(workers: int) -> None:
+            devstack.services_down(running[0], services)
+            running[0] = dataclasses.replace(stack, worker_processes=workers)
+            devstack.services_up(running[0], env, services)
+
         try:
-            run(target, scale, options.smoke)
+            run(target, scale, options.smoke, tuple(options.only or STEPS), options.workers, restart)
         finally:
-            devstack.services_down(stack, services)
+            devstack.services_down(running[0], services)
     finally:
         devstack.infra_down(stack, remove_data=True)
 

@@ -10,6 +10,7 @@ def test_the_pipeline_benchmark_runs(services, stack_env, issue_token):
     assert figures["raw_kafka"]["consume_per_s"] > 0 and figures["raw_postgres"]["rows_per_s"] > 0
     assert figures["end_to_end"]["feed_status"] == "done"
     assert figures["end_to_end"]["journeys"] > 0 and figures["end_to_end"]["taps_per_s"] > 0
+    assert figures["json_push"]["accepted"] == Scale.smoke().taps and figures["json_push"]["journeys"] > 0
     assert figures["tap_to_balance"]["samples"] > 0
     assert figures["redemption"]["request_to_issued"]["count"] == Scale.smoke().redemptions
     written = json.loads(path.read_text())

@@ -15,8 +15,10 @@ blp = Blueprint("taps", __name__, url_prefix="/v1/operators", description="Opera
 
 
 class TapBatch(Schema):
-    taps = fields.List(fields.Raw(), required=True,
-                       metadata={"description": f"At most {ingest.MAX_TAPS_PER_BATCH} taps; see TapRow"})
+    taps = fields.List(fields.Raw(), required=True, metadata={"description": (
+        f"At most {ingest.MAX_TAPS_PER_BATCH} taps, each an object with "
+        f"{', '.join(name for name, *_ in ingest.TAP_FIELDS)}; each is checked on its own, and a bad one comes "
+        "back in `errors` by index and field while the good ones are stored")})
 
 
 class BatchResult(Schema):
