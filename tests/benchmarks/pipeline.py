@@ -368,7 +368,10 @@ GOALS = {
 }
 
 
-def measure(target: Target, scale: Scale) -> dict:
+STEPS = ("raw_kafka", "raw_postgres", "end_to_end", "tap_to_balance", "http", "redemption")
+
+
+def measure(target: Target, scale: Scale, only: frozenset[str] = frozenset(STEPS)) -> dict:
     figures: dict = {"services": sorted(target.urls)}
     for name, step in (("raw_kafka", lambda: raw_kafka(target, scale.kafka_messages)),
                        ("raw_postgres", lambda: raw_postgres(target, scale.pg_rows)),
@@ -376,16 +379,19 @@ def measure(target: Target, scale: Scale) -> dict:
                        ("tap_to_balance", lambda: tap_to_balance(target, scale)),
                        ("http", lambda: http(target, scale)),
                        ("redemption", lambda: redemption(target, scale))):
+        if name not in only:
+            continue
         started = time.perf_counter()
         figures[name] = step()
         figures[name]["measured_in_s"] = round(time.perf_counter() - started, 1)
         print(f"  {name}: {json.dumps(figures[name])}", flush=True)
-    figures["ratios"] = {
-        "end_to_end_taps_per_raw_kafka_message": round(
-            figures["end_to_end"]["taps_per_s"] / max(1, figures["raw_kafka"]["consume_per_s"]), 4),
-        "ledger_rows_per_raw_postgres_row": round(
-            figures["end_to_end"]["ledger_rows_per_s"] / max(1, figures["raw_postgres"]["rows_per_s"]), 4),
-    }
+    if {"raw_kafka", "raw_postgres", "end_to_end"} <= only:
+        figures["ratios"] = {
+            "end_to_end_taps_per_raw_kafka_message": round(
+                figures["end_to_end"]["taps_per_s"] / max(1, figures["raw_kafka"]["consume_per_s"]), 4),
+            "ledger_rows_per_raw_postgres_row": round(
+                figures["end_to_end"]["ledger_rows_per_s"] / max(1, figures["raw_postgres"]["rows_per_s"]), 4),
+        }
     return figures
 
 
@@ -434,8 +440,9 @@ def write(figures: dict, scale: Scale, smoke: bool) -> Path:
     return path
 
 
-def run(target: Target, scale: Scale, smoke: bool = False) -> tuple[dict, Path]:
-    figures = measure(target, scale)
+def run(target: Target, scale: Scale, smoke: bool = False,
+        only: frozenset[str] = frozenset(STEPS)) -> tuple[dict, Path]:
+    figures = measure(target, scale, only)
     print("\n" + table(figures) + "\n", flush=True)
     return figures, write(figures, scale, smoke)
 
@@ -445,8 +452,13 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to prove the run works")
     parser.add_argument("--without", action="append", default=[], metavar="SERVICE",
                         help="leave a service out (e.g. impact, to see what the read side costs the pipeline)")
+    parser.add_argument("--only", action="append", choices=STEPS, metavar="STEP",
+                        help=f"measure only these steps ({', '.join(STEPS)}); the ratios need the first three")
+    parser.add_argument("--taps", type=int, help="taps in the end-to-end file")
+    parser.add_argument("--members", type=int, help="members (cards) the end-to-end file is spread over")
     options = parser.parse_args()
     scale = Scale.smoke() if options.smoke else Scale()
+    scale = dataclasses.replace(scale, taps=options.taps or scale.taps, members=options.members or scale.members)
     stack = dataclasses.replace(devstack.Stack.for_tests(slot=int(os.environ.get("BENCH_SLOT", "8"))),
                                 web_concurrency=2, worker_processes=int(os.environ.get("BENCH_WORKERS", "2")))
     devstack.infra_up(stack)
@@ -458,7 +470,7 @@ def main() -> None:
         target = Target(env=env, urls={name: stack.base_url(info) for name, info in services.items()},
                         token=lambda role: auth.issue(key, role)[0])
         try:
-            run(target, scale, options.smoke)
+            run(target, scale, options.smoke, frozenset(options.only or STEPS))
         finally:
             devstack.services_down(stack, services)
     finally:

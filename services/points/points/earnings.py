@@ -6,8 +6,11 @@ lands once, a newer one replaces an older one (reverse, then credit again), and 
 """
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -36,30 +39,85 @@ def _record(session: Session, *, source_type: str, source_id: str, member_id: st
 
 def credit_journey(session: Session, journey: dict, *, at: datetime | None = None) -> None:
     """Credit a journey revision (completed or corrected), replacing what an older revision earned."""
-    member_id, journey_id, revision = journey["member_id"], journey["journey_id"], journey["revision"]
-    current = _current(session, "journey", journey_id)
-    if current is not None and current.revision >= revision:
-        return
-    if ledger.is_erased(session, member_id):
-        _record(session, source_type="journey", source_id=journey_id, member_id=member_id, revision=revision,
-                status="erased", occurred_at=journey["started_at"])
-        return
-    if current is not None:
-        _undo(session, current, reason=f"journey corrected (revision {revision})")
-        current.status = "superseded"
-        session.flush()
-    ledger.ensure_member(session, member_id)
-    award = rules.award_for_journey(session, member_id, journey)
-    posted = None
-    if award.points > 0:
-        posted = ledger.earn(session, member_id=member_id, points=award.points, source_type="journey",
-                             source_id=journey_id, cause=f"journey:{journey_id}:r{revision}",
-                             rule_id=award.rule_id, rule_version=award.rule_version,
-                             occurred_at=journey["started_at"], details={"breakdown": award.breakdown}, at=at)
-    _record(session, source_type="journey", source_id=journey_id, member_id=member_id, revision=revision,
-            status="credited" if posted else ("capped" if award.breakdown else "no_award"),
-            transfer_id=posted.transfer.id if posted else None, points=award.points,
-            occurred_at=journey["started_at"])
+    credit_journeys(session, [journey], at=at)
+
+
+def credit_journeys(session: Session, journeys: list[dict], *, at: datetime | None = None) -> None:
+    """Credit journey revisions in order, with the results of crediting them one after another (caps
+    count the batch's earlier journeys; a repeat or an older revision changes nothing), in a constant
+    number of statements. Only a revision replacing one already credited splits the batch: what came
+    before is written, the older credit reversed, and the rest credited from there."""
+    while journeys:
+        journeys = _credit_until_reversal(session, journeys, at)
+
+
+@dataclass
+class _Known:
+    """What the earnings table says of a journey, as the batch changes it."""
+    source_type: str
+    source_id: str
+    member_id: str
+    revision: int
+    status: str
+    transfer_id: uuid.UUID | None
+    occurred_at: datetime | None
+
+
+def _credit_until_reversal(session: Session, journeys: list[dict], at: datetime | None) -> list[dict]:
+    """Credit journeys up to the first that replaces a credited revision; the journeys left over."""
+    known = {row.source_id: _Known(*row) for row in session.execute(
+        sa.select(Earning.source_type, Earning.source_id, Earning.member_id, Earning.revision, Earning.status,
+                  Earning.transfer_id, Earning.occurred_at)
+        .where(Earning.source_type == "journey", Earning.source_id.in_(sorted({j["journey_id"] for j in journeys})))
+        .order_by(Earning.source_id).with_for_update())}
+    fresh = [j for j in journeys if j["journey_id"] not in known or known[j["journey_id"]].revision < j["revision"]]
+    erased = ledger.erased_among(session, {j["member_id"] for j in fresh})
+    members = {j["member_id"] for j in fresh} - erased
+    ledger.ensure_members(session, members)
+    credited = rules.Credited.for_journeys(session, [j for j in fresh if j["member_id"] in members])
+    credits: list[ledger.Credit] = []
+    records: dict[str, dict] = {}
+    left: list[dict] = []
+    for index, journey in enumerate(journeys):
+        member_id, journey_id, revision = journey["member_id"], journey["journey_id"], journey["revision"]
+        current = known.get(journey_id)
+        if current is not None and current.revision >= revision:
+            continue
+        status, points, transfer = "erased", 0, None
+        if member_id not in erased:
+            if current is not None and current.status == "credited" and current.transfer_id is not None:
+                left = journeys[index:]
+                break
+            award = rules.award_for_journey(session, member_id, journey, credited)
+            points = award.points
+            status = "credited" if points > 0 else ("capped" if award.breakdown else "no_award")
+            if points > 0:
+                cause = f"journey:{journey_id}:r{revision}"
+                credits.append(ledger.Credit(
+                    member_id=member_id, points=points, source_type="journey", source_id=journey_id, cause=cause,
+                    rule_id=award.rule_id, rule_version=award.rule_version, occurred_at=journey["started_at"],
+                    details={"breakdown": award.breakdown}))
+                transfer = ledger.transfer_id("earn", cause)
+                credited.set(member_id, journey_id, journey["started_at"])
+        known[journey_id] = _Known("journey", journey_id, member_id, revision, status, transfer,
+                                   journey["started_at"])
+        records[journey_id] = dict(source_type="journey", source_id=journey_id, member_id=member_id,
+                                   revision=revision, status=status, transfer_id=transfer, points=points,
+                                   occurred_at=journey["started_at"], minutes=None)
+    ledger.earn_all(session, credits, at=at)
+    if records:
+        statement = insert(Earning).values(list(records.values()))
+        session.execute(statement.on_conflict_do_update(
+            index_elements=["source_type", "source_id"],
+            set_={k: statement.excluded[k] for k in ("member_id", "revision", "status", "transfer_id", "points",
+                                                      "occurred_at", "minutes")}))
+    if left:
+        replaced = known[left[0]["journey_id"]]
+        _undo(session, replaced, reason=f"journey corrected (revision {left[0]['revision']})")
+        session.execute(sa.update(Earning).where(Earning.source_type == "journey",
+                                                 Earning.source_id == replaced.source_id)
+                        .values(status="superseded").execution_options(synchronize_session=False))
+    return left
 
 
 def void_journey(session: Session, voided: dict) -> None:
