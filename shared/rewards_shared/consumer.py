@@ -49,6 +49,10 @@ class Batched:
     def handle_batch(self, session: Session, events: list[Event]) -> None:
         self.function(session, events)
 
+    def __call__(self, session: Session, event: Event) -> None:
+        """Called as a per-event handler, it handles a batch of one."""
+        self.function(session, [event])
+
 
 Registration = Handler | BatchHandler
 
