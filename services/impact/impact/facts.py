@@ -25,6 +25,18 @@ LEDGER_MOVEMENTS = {"points.earned": "issued", "points.confirmed": "issued", "po
 SPENDING = {"redeemed", "expired", "donated", "reversed", "withdrawn"}
 
 
+# Executed with a list of rows: compiled once, sent as multi-row INSERTs (RETURNING makes SQLAlchemy
+# batch the rows into VALUES lists rather than run one INSERT per row).
+_journey = insert(Journey.__table__)
+_JOURNEYS = _journey.on_conflict_do_update(
+    index_elements=["journey_id"],
+    set_={name: _journey.excluded[name] for name in ("pseudonym", "revision", "day", "started_at", "mode", "peak",
+                                                     "km", "factor_set", "mode_factor", "car_factor",
+                                                     "co2e_avoided_kg", "voided")},
+    where=Journey.__table__.c.revision <= _journey.excluded.revision).returning(Journey.__table__.c.journey_id)
+_MOVEMENTS = insert(Movement.__table__).on_conflict_do_nothing().returning(Movement.__table__.c.event_id)
+
+
 @dataclass(frozen=True)
 class Facts:
     pseudonyms: Pseudonyms
@@ -58,11 +70,7 @@ class Facts:
                 mode_factor=calculation.mode_factor, car_factor=calculation.car_factor,
                 co2e_avoided_kg=calculation.avoided_kg(km, baselines.get(pseudonym)), voided=False)
         if latest:
-            statement = insert(Journey).values(list(latest.values()))
-            session.execute(statement.on_conflict_do_update(
-                index_elements=[Journey.journey_id],
-                set_={k: statement.excluded[k] for k in latest[next(iter(latest))] if k != "journey_id"},
-                where=Journey.revision <= statement.excluded.revision))
+            session.execute(_JOURNEYS, list(latest.values()))
         return sum(1 for data in journeys if pseudonyms[data["member_id"]] is not None)
 
     def journey_voided(self, session: Session, data: dict, *, at: datetime) -> None:
@@ -110,7 +118,7 @@ class Facts:
                 for event_id, member_id, kind, points, day, group_id in moves
                 if pseudonyms[member_id] is not None and points != 0]
         if rows:
-            session.execute(insert(Movement).values(rows).on_conflict_do_nothing())
+            session.execute(_MOVEMENTS, rows)
 
     def redemption_completed(self, session: Session, data: dict, *, at: datetime) -> None:
         day = local_day(at)

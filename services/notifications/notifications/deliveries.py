@@ -75,8 +75,11 @@ def write(session: Session, rows: list[dict]) -> int:
     """Delivery rows (of `rows_for`) in one statement; those already written are left as they are."""
     if not rows:
         return 0
-    written = session.execute(insert(Delivery).values(rows).on_conflict_do_nothing().returning(Delivery.id))
-    return len(written.all())
+    return len(session.execute(_DELIVERIES, rows).all())
+
+
+# Executed with a list of rows: compiled once, sent as multi-row INSERTs.
+_DELIVERIES = insert(Delivery.__table__).on_conflict_do_nothing().returning(Delivery.__table__.c.id)
 
 
 def gather_digests(session: Session, now: datetime, preferences_of, limit: int = 1000) -> int:

@@ -33,8 +33,12 @@ def deliver_all(session: Session, items: list[tuple[Event, str, Notice, dict]]) 
         rendered = templates.render(notice.kind.name, notice.context, preferences["locale"], preferences["time_zone"])
         rows.append(dict(id=uuid.uuid5(NAMESPACE, event.id), member_id=member_id, event_id=uuid.UUID(event.id),
                          type=event.type, title=rendered.title, body=rendered.body))
-    stored = session.execute(insert(InboxItem).values(rows).on_conflict_do_nothing().returning(InboxItem.event_id))
+    stored = session.execute(_ITEMS, rows)
     return {str(event_id) for event_id in stored.scalars()}
+
+
+# Executed with a list of rows: compiled once, sent as multi-row INSERTs.
+_ITEMS = insert(InboxItem.__table__).on_conflict_do_nothing().returning(InboxItem.__table__.c.event_id)
 
 
 def page(session: Session, member_id: str, *, limit: int, before_seq: int | None,

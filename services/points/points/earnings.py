@@ -51,6 +51,13 @@ def credit_journeys(session: Session, journeys: list[dict], *, at: datetime | No
         journeys = _credit_until_reversal(session, journeys, at)
 
 
+_upsert = insert(Earning.__table__)
+_RECORDS = _upsert.on_conflict_do_update(
+    index_elements=["source_type", "source_id"],
+    set_={k: _upsert.excluded[k] for k in ("member_id", "revision", "status", "transfer_id", "points", "occurred_at",
+                                           "minutes")}).returning(_upsert.table.c.source_id)
+
+
 @dataclass
 class _Known:
     """What the earnings table says of a journey, as the batch changes it."""
@@ -106,11 +113,7 @@ def _credit_until_reversal(session: Session, journeys: list[dict], at: datetime 
                                    occurred_at=journey["started_at"], minutes=None)
     ledger.earn_all(session, credits, at=at)
     if records:
-        statement = insert(Earning).values(list(records.values()))
-        session.execute(statement.on_conflict_do_update(
-            index_elements=["source_type", "source_id"],
-            set_={k: statement.excluded[k] for k in ("member_id", "revision", "status", "transfer_id", "points",
-                                                      "occurred_at", "minutes")}))
+        session.execute(_RECORDS, list(records.values()))
     if left:
         replaced = known[left[0]["journey_id"]]
         _undo(session, replaced, reason=f"journey corrected (revision {left[0]['revision']})")

@@ -65,6 +65,13 @@ SELECT (SELECT count(*) FROM account) AS accounts, (SELECT count(*) FROM member)
 """)
 
 
+# Executed with a list of rows, these are compiled once and sent as multi-row INSERTs (RETURNING makes
+# SQLAlchemy batch the rows into VALUES lists rather than run one INSERT per row).
+_NEW_TRANSFERS = insert(Transfer.__table__).on_conflict_do_nothing(index_elements=["id"]) \
+    .returning(Transfer.__table__.c.id)
+_LOTS = insert(Lot.__table__).returning(Lot.__table__.c.id)
+
+
 def earn(session: Session, *, member_id: str, points: int, source_type: str, source_id: str, cause: str,
          rule_id: str | None = None, rule_version: int | None = None, occurred_at: datetime | None = None,
          details: dict | None = None, at: datetime | None = None) -> Posted:
@@ -92,10 +99,8 @@ def earn_all(session: Session, credits: list[Credit], *, at: datetime | None = N
     standing = {row.member_id: [row.lifetime_earned, row.tier] for row in session.execute(
         sa.select(Member.member_id, Member.lifetime_earned, Member.tier).where(Member.member_id.in_(members)))}
     requests = [credit.request() for credit in credits]
-    created = set(session.execute(
-        insert(Transfer).values([_row(r) for r in requests])
-        .on_conflict_do_nothing(index_elements=[Transfer.id]).returning(Transfer.id)
-    ).scalars()) if len({r.id for r in requests}) == len(requests) else _one_by_one(session, requests)
+    created = set(session.execute(_NEW_TRANSFERS, [_row(r) for r in requests]).scalars()) \
+        if len({r.id for r in requests}) == len(requests) else _one_by_one(session, requests)
     posted, lots, events, added = [], [], [], defaultdict(int)
     for credit, request in zip(credits, requests, strict=True):
         if request.id not in created:
@@ -119,7 +124,7 @@ def earn_all(session: Session, credits: list[Credit], *, at: datetime | None = N
                 "member_id": member, "tier": tier, "previous_tier": tier_before, "lifetime_earned": lifetime}))
         posted.append(Posted(request.transfer(), created=True))
     if lots:
-        session.execute(sa.insert(Lot).values(lots))
+        session.execute(_LOTS, lots)
         credited = sorted(added)
         session.execute(_BALANCES, {
             "accounts": [available_account(m) for m in credited], "members": credited,
@@ -145,7 +150,5 @@ def _one_by_one(session: Session, requests: list[TransferRequest]) -> set:
         if request.id in seen:
             continue
         seen.add(request.id)
-        created.update(session.execute(
-            insert(Transfer).values(_row(request)).on_conflict_do_nothing(index_elements=[Transfer.id])
-            .returning(Transfer.id)).scalars())
+        created.update(session.execute(_NEW_TRANSFERS, [_row(request)]).scalars())
     return created
