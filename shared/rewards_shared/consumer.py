@@ -49,8 +49,16 @@ class Batched:
     def handle_batch(self, session: Session, events: list[Event]) -> None:
         self.function(session, events)
 
+    def __call__(self, session: Session, event: Event) -> None:
+        """Called as a per-event handler, it handles a batch of one."""
+        self.function(session, [event])
+
 
 Registration = Handler | BatchHandler
+
+# Executed with a poll's rows: compiled once and sent as one multi-row INSERT (compiling a fresh
+# multi-row statement for every poll cost more than the database did).
+_SEEN = insert(processed_events).on_conflict_do_nothing().returning(processed_events.c.event_id)
 
 
 class PermanentError(Exception):
@@ -204,13 +212,9 @@ class ConsumerLoop:
         timings: list[tuple[str, int, float]] = []
         try:
             with self.database.transaction() as session:
-                fresh = set(session.execute(
-                    insert(processed_events)
-                    .values([{"consumer": self.name, "event_id": uuid.UUID(d.event.id), "event_type": d.event.type}
-                             for d in deliveries])
-                    .on_conflict_do_nothing()
-                    .returning(processed_events.c.event_id)
-                ).scalars())
+                fresh = set(session.execute(_SEEN, [
+                    {"consumer": self.name, "event_id": uuid.UUID(d.event.id), "event_type": d.event.type}
+                    for d in deliveries]).scalars())
                 new = []
                 for delivery in deliveries:
                     event_id = uuid.UUID(delivery.event.id)

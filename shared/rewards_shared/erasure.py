@@ -65,6 +65,13 @@ class Tombstones:
         return session.execute(sa.select(sa.literal(1)).where(
             self.table.c.marker == self.marker(member_id))).first() is not None
 
+    def erased_among(self, session: Session | sa.Connection, member_ids) -> set[str]:
+        """Which of `member_ids` were erased (pseudonyms count as erased), in one query."""
+        markers = {self.marker(m): m for m in set(member_ids) if not m.startswith(PSEUDONYM_PREFIX)}
+        found = session.execute(sa.select(self.table.c.marker).where(
+            self.table.c.marker.in_(list(markers)))).scalars() if markers else []
+        return {m for m in member_ids if m.startswith(PSEUDONYM_PREFIX)} | {markers[marker] for marker in found}
+
     def bury(self, session: Session, member_id: str) -> bool:
         """Record the erasure, and forget the stored replies that name the member; True the first time."""
         buried = session.execute(insert(self.table).values(marker=self.marker(member_id))

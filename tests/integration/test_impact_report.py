@@ -303,3 +303,49 @@ def test_activities_count_by_priority_and_kind_with_corrections_voids_and_suppre
     assert "activities.by_priority.housing.count,,secondary" in csv_text
     page = services.report_page(rt, *week)
     assert 'id="activities"' in page and "wellbeing" in page
+
+
+def test_a_poll_filed_as_a_set_leaves_what_filing_it_event_by_event_does(rt, drive):
+    def events(prefix: str) -> list[Event]:
+        def journey(member, number, mode, km, revision=1, hour=8):
+            return Event.create("transit.journey.corrected" if revision > 1 else "transit.journey.completed",
+                                "test", f"{prefix}-{member}", {
+                                    "member_id": f"{prefix}-{member}", "journey_id": f"{prefix}-j{number}",
+                                    "operator_id": "op", "kind": "paired", "mode": mode, "revision": revision,
+                                    "started_at": (AT + timedelta(hours=hour - 12)).isoformat(), "distance_km": km})
+        found = [journey("car", 1, "bus", 4.0), journey("car", 2, "rail", 12.5, hour=17),
+                 journey("car", 1, "tram", 5.0, revision=3), journey("car", 1, "bus", 6.0, revision=2),
+                 journey("walker", 3, "bus", 2.0), journey("walker", 3, "bus", 2.0), journey("gone", 4, "bus", 1.0)]
+        found += [Event.create(kind, "test", f"{prefix}-{member}", {"member_id": f"{prefix}-{member}", "points": points,
+                                                                    "transfer_id": str(uuid.uuid4())}, time=AT)
+                  for kind, member, points in (("points.earned", "car", 10), ("points.earned", "car", 15),
+                                               ("points.expired", "walker", 5), ("points.earned", "gone", 10))]
+        return found
+
+    def facts(prefix: str) -> dict:
+        with rt.database.transaction() as session:
+            journeys = session.execute(sa.select(Journey.journey_id, Journey.revision, Journey.mode, Journey.km,
+                                                 Journey.co2e_avoided_kg, Journey.peak, Journey.voided)
+                                       .where(Journey.journey_id.like(f"{prefix}-%"))
+                                       .order_by(Journey.journey_id)).all()
+            moved = session.execute(sa.text(
+                "SELECT m.kind, m.points FROM movements m JOIN links l ON l.pseudonym = m.pseudonym"
+                " WHERE l.member_hash = ANY(:hashes) ORDER BY m.kind, m.points"),
+                {"hashes": [rt.facts.pseudonyms.member_hash(f"{prefix}-{m}") for m in ("car", "walker", "gone")]}).all()
+        return {"journeys": [(j[0].removeprefix(prefix), *j[1:]) for j in journeys],
+                "movements": [tuple(m) for m in moved]}
+
+    for prefix in ("one", "set"):
+        drive.member(f"{prefix}-car", mode="car")
+        drive.member(f"{prefix}-gone")
+        drive.send("member.erased", f"{prefix}-gone")
+    for event in events("one"):
+        with rt.database.transaction() as session:
+            drive.handlers[event.type](session, event)
+    batch = events("set")
+    with rt.database.transaction() as session:
+        for kind in dict.fromkeys(e.type for e in batch):
+            drive.handlers[kind].handle_batch(session, [e for e in batch if e.type == kind])
+    assert facts("set") == facts("one")
+    assert [j[1:3] for j in facts("set")["journeys"] if j[0] == "-j1"] == [(3, "tram")]
+    assert len(facts("set")["movements"]) == 3, "the erased member's points are not filed"

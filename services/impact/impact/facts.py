@@ -25,6 +25,18 @@ LEDGER_MOVEMENTS = {"points.earned": "issued", "points.confirmed": "issued", "po
 SPENDING = {"redeemed", "expired", "donated", "reversed", "withdrawn"}
 
 
+# Executed with a list of rows: compiled once, sent as multi-row INSERTs (RETURNING makes SQLAlchemy
+# batch the rows into VALUES lists rather than run one INSERT per row).
+_journey = insert(Journey.__table__)
+_JOURNEYS = _journey.on_conflict_do_update(
+    index_elements=["journey_id"],
+    set_={name: _journey.excluded[name] for name in ("pseudonym", "revision", "day", "started_at", "mode", "peak",
+                                                     "km", "factor_set", "mode_factor", "car_factor",
+                                                     "co2e_avoided_kg", "voided")},
+    where=Journey.__table__.c.revision <= _journey.excluded.revision).returning(Journey.__table__.c.journey_id)
+_MOVEMENTS = insert(Movement.__table__).on_conflict_do_nothing().returning(Movement.__table__.c.event_id)
+
+
 @dataclass(frozen=True)
 class Facts:
     pseudonyms: Pseudonyms
@@ -32,24 +44,34 @@ class Facts:
 
     def journey(self, session: Session, data: dict, *, at: datetime) -> bool:
         """A completed or corrected journey; an older revision than the one held changes nothing."""
-        started = data["started_at"]
-        day = local_day(started)
-        pseudonym = self.pseudonyms.resolve(session, data["member_id"], day=day)
-        if pseudonym is None:
-            return False
-        km = Decimal(str(round(data["distance_km"], 3))) if data.get("distance_km") is not None else None
-        calculation = FactorBook.of(session).calculation(data["mode"], day)
-        baseline = _baseline(session, pseudonym)
-        values = dict(pseudonym=pseudonym, revision=data.get("revision") or 1, day=day, started_at=started,
-                      mode=data["mode"], peak=self.peak_hours.is_peak(started), km=km,
-                      factor_set=calculation.factor_set, mode_factor=calculation.mode_factor,
-                      car_factor=calculation.car_factor, co2e_avoided_kg=calculation.avoided_kg(km, baseline),
-                      voided=False)
-        statement = insert(Journey).values(journey_id=data["journey_id"], **values)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=[Journey.journey_id], set_={k: statement.excluded[k] for k in values},
-            where=Journey.revision <= statement.excluded.revision))
-        return True
+        return bool(self.journeys(session, [data]))
+
+    def journeys(self, session: Session, journeys: list[dict]) -> int:
+        """Journeys filed in one statement, with what filing them one after another would leave; how many
+        belong to members who are not erased."""
+        days = [local_day(data["started_at"]) for data in journeys]
+        pseudonyms = self.pseudonyms.resolve_all(
+            session, [(data["member_id"], day) for data, day in zip(journeys, days, strict=True)])
+        baselines = _baselines(session, {p for p in pseudonyms.values() if p is not None})
+        book = FactorBook.of(session)
+        latest: dict[str, dict] = {}
+        for data, day in zip(journeys, days, strict=True):
+            pseudonym = pseudonyms[data["member_id"]]
+            revision = data.get("revision") or 1
+            held = latest.get(data["journey_id"])
+            if pseudonym is None or (held is not None and held["revision"] > revision):
+                continue
+            started = data["started_at"]
+            km = Decimal(str(round(data["distance_km"], 3))) if data.get("distance_km") is not None else None
+            calculation = book.calculation(data["mode"], day)
+            latest[data["journey_id"]] = dict(
+                journey_id=data["journey_id"], pseudonym=pseudonym, revision=revision, day=day, started_at=started,
+                mode=data["mode"], peak=self.peak_hours.is_peak(started), km=km, factor_set=calculation.factor_set,
+                mode_factor=calculation.mode_factor, car_factor=calculation.car_factor,
+                co2e_avoided_kg=calculation.avoided_kg(km, baselines.get(pseudonym)), voided=False)
+        if latest:
+            session.execute(_JOURNEYS, list(latest.values()))
+        return sum(1 for data in journeys if pseudonyms[data["member_id"]] is not None)
 
     def journey_voided(self, session: Session, data: dict, *, at: datetime) -> None:
         revision = data.get("revision") or 1
@@ -102,20 +124,29 @@ class Facts:
                     quantity=0, unit="", voided=True).on_conflict_do_nothing())
 
     def movement(self, session: Session, event_id: str, event_type: str, data: dict, *, at: datetime) -> None:
-        kind = LEDGER_MOVEMENTS[event_type]
-        if kind == "reversed" and data.get("account") == "pending":
-            return  # pending points that were never confirmed: they were never held
-        self._move(session, uuid.UUID(event_id), data["member_id"], kind, data["points"], local_day(at),
-                   group_id=data.get("source_id") if kind == "donated" else None)
+        self.movements(session, [(event_id, event_type, data, at)])
+
+    def movements(self, session: Session, moves: list[tuple[str, str, dict, datetime]]) -> None:
+        """Ledger events (id, type, data, time) filed as movements of points, in one statement."""
+        self._move_all(session, [
+            (uuid.UUID(event_id), data["member_id"], LEDGER_MOVEMENTS[event_type], data["points"], local_day(at),
+             data.get("source_id") if LEDGER_MOVEMENTS[event_type] == "donated" else None)
+            for event_id, event_type, data, at in moves
+            # pending points that were never confirmed were never held
+            if not (LEDGER_MOVEMENTS[event_type] == "reversed" and data.get("account") == "pending")])
 
     def _move(self, session: Session, event_id: uuid.UUID, member_id: str, kind: str, points: int, day: date,
               group_id: str | None = None) -> None:
-        pseudonym = self.pseudonyms.resolve(session, member_id, day=day)
-        if pseudonym is None or points == 0:
-            return
-        signed = -abs(points) if kind in SPENDING else points
-        session.execute(insert(Movement).values(event_id=event_id, pseudonym=pseudonym, day=day, kind=kind,
-                                                points=signed, group_id=group_id).on_conflict_do_nothing())
+        self._move_all(session, [(event_id, member_id, kind, points, day, group_id)])
+
+    def _move_all(self, session: Session, moves: list[tuple[uuid.UUID, str, str, int, date, str | None]]) -> None:
+        pseudonyms = self.pseudonyms.resolve_all(session, [(member_id, day) for _, member_id, _, _, day, _ in moves])
+        rows = [{"event_id": event_id, "pseudonym": pseudonyms[member_id], "day": day, "kind": kind,
+                 "points": -abs(points) if kind in SPENDING else points, "group_id": group_id}
+                for event_id, member_id, kind, points, day, group_id in moves
+                if pseudonyms[member_id] is not None and points != 0]
+        if rows:
+            session.execute(_MOVEMENTS, rows)
 
     def redemption_completed(self, session: Session, data: dict, *, at: datetime) -> None:
         day = local_day(at)
@@ -163,10 +194,12 @@ class Facts:
                    for model in (Journey, Attendance, Activity, Movement, Redemption)}}
 
 
-def _baseline(session: Session, pseudonym: uuid.UUID) -> str | None:
-    member = session.execute(sa.select(Member.research_consent, Member.usual_mode)
-                             .where(Member.pseudonym == pseudonym)).first()
-    return member.usual_mode if member is not None and member.research_consent else None
+def _baselines(session: Session, pseudonyms: set[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """Each consenting member's usual mode before the scheme (what CO2e avoided is measured against)."""
+    if not pseudonyms:
+        return {}
+    return dict(session.execute(sa.select(Member.pseudonym, Member.usual_mode).where(
+        Member.pseudonym.in_(sorted(pseudonyms)), Member.research_consent.is_(True))).all())
 
 
 def recompute_co2e(session: Session, pseudonym: uuid.UUID, baseline: str | None) -> None:

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from rewards_shared import exports
-from rewards_shared.consumer import Handler
+from rewards_shared.consumer import Batched, Handler, Registration
 from rewards_shared.events import Event
 
 from .facts import LEDGER_MOVEMENTS, Facts
 
 
-def build(rt) -> dict[str, Handler]:
+def build(rt) -> dict[str, Registration]:
     facts: Facts = rt.facts
 
     def on(record: Callable) -> Handler:
@@ -20,8 +20,11 @@ def build(rt) -> dict[str, Handler]:
             record(session, event.load_data(), at=event.time)
         return handle
 
-    def movement(session: Session, event: Event) -> None:
-        facts.movement(session, event.id, event.type, event.load_data(), at=event.time)
+    def journeys(session: Session, events: list[Event]) -> None:
+        facts.journeys(session, [event.load_data() for event in events])
+
+    def movements(session: Session, events: list[Event]) -> None:
+        facts.movements(session, [(event.id, event.type, event.load_data(), event.time) for event in events])
 
     def erased(session: Session, event: Event) -> None:
         facts.erased(session, event.id, event.load_data(), at=event.time)
@@ -33,8 +36,8 @@ def build(rt) -> dict[str, Handler]:
 
     return {
         "member.export_requested": export_requested,
-        "transit.journey.completed": on(facts.journey),
-        "transit.journey.corrected": on(facts.journey),
+        "transit.journey.completed": Batched(journeys),
+        "transit.journey.corrected": Batched(journeys),
         "transit.journey.voided": on(facts.journey_voided),
         "volunteering.attendance.confirmed": on(facts.attendance),
         "activity.recorded": on(facts.activity),
@@ -44,5 +47,5 @@ def build(rt) -> dict[str, Handler]:
         "member.registered": on(facts.registered),
         "member.profile_updated": on(facts.profile),
         "member.erased": erased,
-        **{event_type: movement for event_type in LEDGER_MOVEMENTS},
+        **dict.fromkeys(LEDGER_MOVEMENTS, Batched(movements)),
     }

@@ -27,23 +27,38 @@ class Pseudonyms:
 
     def resolve(self, session: Session, member_id: str, *, day: date) -> uuid.UUID | None:
         """The member's pseudonym, made on first sight; None for an erased member (their events are dropped)."""
-        member_hash = self.member_hash(member_id)
+        return self.resolve_all(session, [(member_id, day)])[member_id]
+
+    def resolve_all(self, session: Session, sightings: list[tuple[str, date]]) -> dict[str, uuid.UUID | None]:
+        """`resolve` for many members at once, in a few statements whatever their number; a member first
+        seen here is first seen on the day of their first sighting in the list."""
         cache = session.info.setdefault("pseudonyms", {})
-        if member_hash in cache:
-            return cache[member_hash]
-        found = session.execute(sa.select(Link.pseudonym).where(Link.member_hash == member_hash)).scalar()
-        if found is None:
-            if session.get(Erased, member_hash) is not None:
-                cache[member_hash] = None
-                return None
-            candidate = uuid.uuid4()
-            found = session.execute(insert(Link).values(member_hash=member_hash, pseudonym=candidate)
-                                    .on_conflict_do_nothing().returning(Link.pseudonym)).scalar()
-            if found is None:  # another worker linked the member first
-                found = session.execute(sa.select(Link.pseudonym).where(Link.member_hash == member_hash)).scalar_one()
-            session.execute(insert(Member).values(pseudonym=found, first_seen_on=day).on_conflict_do_nothing())
-        cache[member_hash] = found
-        return found
+        hashes = {member_id: self.member_hash(member_id) for member_id, _ in sightings}
+        first_day: dict[str, date] = {}
+        for member_id, day in sightings:
+            if hashes[member_id] not in cache:
+                first_day.setdefault(hashes[member_id], day)
+        if first_day:
+            wanted = sorted(first_day)
+            cache.update(session.execute(sa.select(Link.member_hash, Link.pseudonym)
+                                         .where(Link.member_hash.in_(wanted))).all())
+            unknown = [h for h in wanted if h not in cache]
+            erased = set(session.execute(sa.select(Erased.member_hash).where(Erased.member_hash.in_(unknown)))
+                         .scalars()) if unknown else set()
+            cache.update(dict.fromkeys(erased))
+            new = [h for h in unknown if h not in erased]
+            if new:
+                made = dict(session.execute(
+                    insert(Link).values([{"member_hash": h, "pseudonym": uuid.uuid4()} for h in new])
+                    .on_conflict_do_nothing().returning(Link.member_hash, Link.pseudonym)).all())
+                raced = [h for h in new if h not in made]  # another worker linked them first
+                if raced:
+                    made.update(session.execute(sa.select(Link.member_hash, Link.pseudonym)
+                                                .where(Link.member_hash.in_(raced))).all())
+                session.execute(insert(Member).values([{"pseudonym": made[h], "first_seen_on": first_day[h]}
+                                                       for h in new]).on_conflict_do_nothing())
+                cache.update(made)
+        return {member_id: cache[member_hash] for member_id, member_hash in hashes.items()}
 
     def linked(self, session: Session, member_id: str) -> uuid.UUID | None:
         """The member's pseudonym if they have one and are not erased (never makes one)."""

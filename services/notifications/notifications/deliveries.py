@@ -59,14 +59,27 @@ def _dedupe_key(source: str, channel: str, target: str | None) -> str:
 def enqueue(session: Session, *, source: str, member_id: str, kind: str, locale: str, context: dict,
             planned: list[Planned]) -> int:
     """Write the delivery rows; a source already written (a redelivered event, a repeated digest) adds none."""
-    if not planned:
-        return 0
-    rows = [dict(id=uuid.uuid5(NAMESPACE, _dedupe_key(source, p.channel, p.target)),
+    return write(session, rows_for(source=source, member_id=member_id, kind=kind, locale=locale, context=context,
+                                   planned=planned))
+
+
+def rows_for(*, source: str, member_id: str, kind: str, locale: str, context: dict,
+             planned: list[Planned]) -> list[dict]:
+    return [dict(id=uuid.uuid5(NAMESPACE, _dedupe_key(source, p.channel, p.target)),
                  dedupe_key=_dedupe_key(source, p.channel, p.target), member_id=member_id, kind=kind,
                  channel=p.channel, target=p.target, locale=locale, context=context, status=p.status,
                  not_before=p.not_before, next_attempt_at=p.not_before) for p in planned]
-    written = session.execute(insert(Delivery).values(rows).on_conflict_do_nothing().returning(Delivery.id))
-    return len(written.all())
+
+
+def write(session: Session, rows: list[dict]) -> int:
+    """Delivery rows (of `rows_for`) in one statement; those already written are left as they are."""
+    if not rows:
+        return 0
+    return len(session.execute(_DELIVERIES, rows).all())
+
+
+# Executed with a list of rows: compiled once, sent as multi-row INSERTs.
+_DELIVERIES = insert(Delivery.__table__).on_conflict_do_nothing().returning(Delivery.__table__.c.id)
 
 
 def gather_digests(session: Session, now: datetime, preferences_of, limit: int = 1000) -> int:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from rewards_shared.consumer import Handler
+from rewards_shared.consumer import Batched, Registration
 from rewards_shared.events import Event
 
 from . import services
@@ -16,11 +16,12 @@ if TYPE_CHECKING:
     from .bootstrap import Notifications
 
 
-def build(rt: Notifications) -> dict[str, Handler]:
+def build(rt: Notifications) -> dict[str, Registration]:
     available = frozenset(rt.channels)
 
-    def notify(session: Session, event: Event) -> None:
-        services.notify(rt, session, event, event.load_data(), channels=available, at=rt.clock())
+    def notify(session: Session, events: list[Event]) -> None:
+        services.notify(rt, session, [(event, event.load_data()) for event in events], channels=available,
+                        at=rt.clock())
 
     def member_erased(session: Session, event: Event) -> None:
         services.erase_member(rt, session, event.load_data()["member_id"])
@@ -29,5 +30,5 @@ def build(rt: Notifications) -> dict[str, Handler]:
         services.answer_export(rt, session, event.load_data())
 
     # Every notifying event type reads the same way: the catalogue says what it means to its member.
-    return {**dict.fromkeys(NOTIFYING_EVENTS, notify), "member.erased": member_erased,
+    return {**dict.fromkeys(NOTIFYING_EVENTS, Batched(notify)), "member.erased": member_erased,
             "member.export_requested": export_requested}

@@ -20,13 +20,25 @@ NAMESPACE = uuid.UUID("8a6f0c52-1b7e-4f0e-b0a3-59c2a7d4e613")
 
 def deliver(session: Session, event: Event, member_id: str, notice: Notice, preferences: dict) -> bool:
     """One inbox item per event, however often the event arrives; False when it was already there."""
-    rendered = default_templates().render(notice.kind.name, notice.context, preferences["locale"],
-                                          preferences["time_zone"])
-    stored = session.execute(insert(InboxItem).values(
-        id=uuid.uuid5(NAMESPACE, event.id), member_id=member_id, event_id=uuid.UUID(event.id),
-        type=event.type, title=rendered.title, body=rendered.body,
-    ).on_conflict_do_nothing().returning(InboxItem.id)).first()
-    return stored is not None
+    return bool(deliver_all(session, [(event, member_id, notice, preferences)]))
+
+
+def deliver_all(session: Session, items: list[tuple[Event, str, Notice, dict]]) -> set[str]:
+    """`deliver` for many events in one statement: the ids of the events whose items are new."""
+    if not items:
+        return set()
+    templates = default_templates()
+    rows = []
+    for event, member_id, notice, preferences in items:
+        rendered = templates.render(notice.kind.name, notice.context, preferences["locale"], preferences["time_zone"])
+        rows.append(dict(id=uuid.uuid5(NAMESPACE, event.id), member_id=member_id, event_id=uuid.UUID(event.id),
+                         type=event.type, title=rendered.title, body=rendered.body))
+    stored = session.execute(_ITEMS, rows)
+    return {str(event_id) for event_id in stored.scalars()}
+
+
+# Executed with a list of rows: compiled once, sent as multi-row INSERTs.
+_ITEMS = insert(InboxItem.__table__).on_conflict_do_nothing().returning(InboxItem.__table__.c.event_id)
 
 
 def page(session: Session, member_id: str, *, limit: int, before_seq: int | None,

@@ -13,6 +13,12 @@ def contacts(session: Session, member_id: str) -> Contact | None:
     return session.get(Contact, member_id)
 
 
+def contacts_of_all(session: Session, member_ids: set[str]) -> dict[str, Contact]:
+    """How each of the members is reached (those with contacts), in one query."""
+    return {c.member_id: c for c in session.execute(
+        sa.select(Contact).where(Contact.member_id.in_(sorted(member_ids)))).scalars()} if member_ids else {}
+
+
 def set_contacts(session: Session, member_id: str, *, email: str | None, phone: str | None,
                  push_tokens: list[str]) -> Contact:
     values = dict(email=email, phone=phone, push_tokens=list(dict.fromkeys(push_tokens)), updated_at=sa.func.now())
@@ -36,6 +42,13 @@ def stored_preferences(session: Session, member_id: str) -> dict | None:
 
 def preferences_of(session: Session, member_id: str) -> dict:
     return preferences.effective(stored_preferences(session, member_id))
+
+
+def preferences_of_all(session: Session, member_ids: set[str]) -> dict[str, dict]:
+    """`preferences_of` for many members, in one query."""
+    stored = dict(session.execute(sa.select(Preference.member_id, Preference.document)
+                                  .where(Preference.member_id.in_(sorted(member_ids)))).all()) if member_ids else {}
+    return {member_id: preferences.effective(stored.get(member_id)) for member_id in member_ids}
 
 
 def set_preferences(session: Session, member_id: str, chosen: dict) -> dict:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rewards_shared import erasure, exports
+from rewards_shared import exports
 from rewards_shared.auth import Principal
 from rewards_shared.errors import Gone, NotFound
 from rewards_shared.events import Event
@@ -125,19 +125,26 @@ def delivery_page(rt: Notifications, principal: Principal, *, member_id: str | N
 
 # Events
 
-def notify(rt: Notifications, session: Session, event: Event, data: dict, *, channels: Iterable[str],
+def notify(rt: Notifications, session: Session, events: list[tuple[Event, dict]], *, channels: Iterable[str],
            at: datetime) -> None:
-    """An inbox item for the event's member, and a delivery on each channel they want and can be reached on."""
-    member_id = data["member_id"]
-    notice = notice_for(event.type, data)
-    if notice is None or member_id.startswith(erasure.PSEUDONYM_PREFIX) or rt.tombstones.is_erased(session, member_id):
-        return
-    document = members.preferences_of(session, member_id)
-    if not inbox.deliver(session, event, member_id, notice, document):
-        return
-    planned = deliveries.plan(notice, document, members.contacts(session, member_id), frozenset(channels), at)
-    deliveries.enqueue(session, source=event.id, member_id=member_id, kind=notice.kind.name,
-                       locale=document["locale"], context=notice.context, planned=planned)
+    """For each event, an inbox item for its member and a delivery on each channel they want and can be
+    reached on; the events' members are looked up together and the rows written in one statement each."""
+    noticed = [(event, data["member_id"], notice) for event, data in events
+               if (notice := notice_for(event.type, data)) is not None]
+    erased = rt.tombstones.erased_among(session, {member_id for _, member_id, _ in noticed})
+    noticed = [item for item in noticed if item[1] not in erased]
+    documents = members.preferences_of_all(session, {member_id for _, member_id, _ in noticed})
+    stored = inbox.deliver_all(session, [(event, member_id, notice, documents[member_id])
+                                         for event, member_id, notice in noticed])
+    noticed = [item for item in noticed if item[0].id in stored]
+    contacts = members.contacts_of_all(session, {member_id for _, member_id, _ in noticed})
+    available = frozenset(channels)
+    deliveries.write(session, [
+        row for event, member_id, notice in noticed
+        for row in deliveries.rows_for(
+            source=event.id, member_id=member_id, kind=notice.kind.name, locale=documents[member_id]["locale"],
+            context=notice.context,
+            planned=deliveries.plan(notice, documents[member_id], contacts.get(member_id), available, at))])
 
 
 def erase_member(rt: Notifications, session: Session, member_id: str) -> None:

@@ -7,9 +7,12 @@ lands once, a newer one replaces an older one (reverse, then credit again), and 
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -71,6 +74,104 @@ def _credit_revision(session: Session, *, source_type: str, source_id: str, memb
         referrals.reward_first_activity(session, member_id, at=at or occurred_at)
 
 
+def credit_journey(session: Session, journey: dict, *, at: datetime | None = None) -> None:
+    """Credit a journey revision (completed or corrected), replacing what an older revision earned."""
+    credit_journeys(session, [journey], at=at)
+
+
+def credit_journeys(session: Session, journeys: list[dict], *, at: datetime | None = None) -> None:
+    """Credit journey revisions in order, with the results of crediting them one after another (caps
+    count the batch's earlier journeys; a repeat or an older revision changes nothing), in a constant
+    number of statements. Only a revision replacing one already credited splits the batch: what came
+    before is written, the older credit reversed, and the rest credited from there."""
+    while journeys:
+        journeys = _credit_until_reversal(session, journeys, at)
+
+
+_upsert = insert(Earning.__table__)
+_RECORDS = _upsert.on_conflict_do_update(
+    index_elements=["source_type", "source_id"],
+    set_={k: _upsert.excluded[k] for k in ("member_id", "revision", "status", "transfer_id", "points", "occurred_at",
+                                           "minutes")}).returning(_upsert.table.c.source_id)
+
+
+@dataclass
+class _Known:
+    """What the earnings table says of a journey, as the batch changes it."""
+    source_type: str
+    source_id: str
+    member_id: str
+    revision: int
+    status: str
+    transfer_id: uuid.UUID | None
+    occurred_at: datetime | None
+
+
+def _credit_until_reversal(session: Session, journeys: list[dict], at: datetime | None) -> list[dict]:
+    """Credit journeys up to the first that replaces a credited revision; the journeys left over."""
+    known = {row.source_id: _Known(*row) for row in session.execute(
+        sa.select(Earning.source_type, Earning.source_id, Earning.member_id, Earning.revision, Earning.status,
+                  Earning.transfer_id, Earning.occurred_at)
+        .where(Earning.source_type == "journey", Earning.source_id.in_(sorted({j["journey_id"] for j in journeys})))
+        .order_by(Earning.source_id).with_for_update())}
+    fresh = [j for j in journeys if j["journey_id"] not in known or known[j["journey_id"]].revision < j["revision"]]
+    erased = ledger.erased_among(session, {j["member_id"] for j in fresh})
+    members = {j["member_id"] for j in fresh} - erased
+    ledger.ensure_members(session, members)
+    credited = rules.Credited.for_journeys(session, [j for j in fresh if j["member_id"] in members])
+    credits: list[ledger.Credit] = []
+    records: dict[str, dict] = {}
+    left: list[dict] = []
+    for index, journey in enumerate(journeys):
+        member_id, journey_id, revision = journey["member_id"], journey["journey_id"], journey["revision"]
+        current = known.get(journey_id)
+        if current is not None and current.revision >= revision:
+            continue
+        status, points, transfer = "erased", 0, None
+        if member_id not in erased:
+            if current is not None and current.status == "credited" and current.transfer_id is not None:
+                left = journeys[index:]
+                break
+            award = rules.award_for_journey(session, member_id, journey, credited)
+            points = award.points
+            status = "credited" if points > 0 else ("capped" if award.breakdown else "no_award")
+            if points > 0:
+                cause = f"journey:{journey_id}:r{revision}"
+                credits.append(ledger.Credit(
+                    member_id=member_id, points=points, source_type="journey", source_id=journey_id, cause=cause,
+                    rule_id=award.rule_id, rule_version=award.rule_version, occurred_at=journey["started_at"],
+                    details={"breakdown": award.breakdown}))
+                transfer = ledger.transfer_id("earn", cause)
+                credited.set(member_id, journey_id, journey["started_at"])
+        known[journey_id] = _Known("journey", journey_id, member_id, revision, status, transfer,
+                                   journey["started_at"])
+        records[journey_id] = dict(source_type="journey", source_id=journey_id, member_id=member_id,
+                                   revision=revision, status=status, transfer_id=transfer, points=points,
+                                   occurred_at=journey["started_at"], minutes=None)
+    ledger.earn_all(session, credits, at=at)
+    if records:
+        session.execute(_RECORDS, list(records.values()))
+    _afterwards(session, [j for j in journeys[:len(journeys) - len(left)] if j["journey_id"] in records
+                          and records[j["journey_id"]]["revision"] == j["revision"]
+                          and records[j["journey_id"]]["status"] != "erased"], records, at)
+    if left:
+        replaced = known[left[0]["journey_id"]]
+        _undo(session, replaced, reason=f"journey corrected (revision {left[0]['revision']})")
+        session.execute(sa.update(Earning).where(Earning.source_type == "journey",
+                                                 Earning.source_id == replaced.source_id)
+                        .values(status="superseded").execution_options(synchronize_session=False))
+    return left
+
+
+def _afterwards(session: Session, journeys: list[dict], records: dict[str, dict], at: datetime | None) -> None:
+    """What crediting a journey sets off beyond the ledger: it counts towards the member's live challenges,
+    and a first credited activity pays a pending referral."""
+    for journey in journeys:
+        challenges.record(session, challenges.journey(journey), at=at or utc_now())
+        if records[journey["journey_id"]]["points"] > 0:
+            referrals.reward_first_activity(session, journey["member_id"], at=at or journey["started_at"])
+
+
 def _void(session: Session, *, source_type: str, source_id: str, member_id: str, revision: int, reason: str,
           at: datetime | None = None) -> None:
     """Take back what an activity earned; a late, older revision will then be ignored."""
@@ -83,14 +184,6 @@ def _void(session: Session, *, source_type: str, source_id: str, member_id: str,
             status="voided", occurred_at=current.occurred_at if current else None,
             activity_kind=current.activity_kind if current else None)
     challenges.withdraw(session, f"{source_type}:{source_id}", member_id, at=at or utc_now())
-
-
-def credit_journey(session: Session, journey: dict, *, at: datetime | None = None) -> None:
-    """Credit a journey revision (completed or corrected), replacing what an older revision earned."""
-    _credit_revision(session, source_type="journey", source_id=journey["journey_id"], member_id=journey["member_id"],
-                     revision=journey["revision"], occurred_at=journey["started_at"],
-                     award=lambda: rules.award_for_journey(session, journey["member_id"], journey),
-                     counts_towards=challenges.journey(journey), at=at)
 
 
 def void_journey(session: Session, voided: dict, *, at: datetime | None = None) -> None:

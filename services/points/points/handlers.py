@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from rewards_shared import erasure
-from rewards_shared.consumer import Handler, PermanentError
+from rewards_shared.consumer import Batched, PermanentError, Registration
 from rewards_shared.events import Event
 
 from . import earnings, services
@@ -18,18 +17,21 @@ if TYPE_CHECKING:
     from .bootstrap import Points
 
 
-def build(rt: Points) -> dict[str, Handler]:
+def build(rt: Points) -> dict[str, Registration]:
+    def living(session: Session, events: list[Event]) -> list[tuple[dict, Event]]:
+        """The events' data, leaving out those of erased members (one query for the lot)."""
+        loaded = [(event.load_data(), event) for event in events]
+        erased = rt.tombstones.erased_among(session, {data["member_id"] for data, _ in loaded})
+        return [(data, event) for data, event in loaded if data["member_id"] not in erased]
+
     def for_living_members(handle):
         def guarded(session: Session, event: Event) -> None:
-            data = event.load_data()
-            member_id = data["member_id"]
-            if member_id.startswith(erasure.PSEUDONYM_PREFIX) or rt.tombstones.is_erased(session, member_id):
-                return
-            handle(session, data, event)
+            for data, _ in living(session, [event]):
+                handle(session, data, event)
         return guarded
 
-    def journey_completed(session: Session, data: dict, event: Event) -> None:
-        earnings.credit_journey(session, data, at=rt.clock())
+    def journeys_completed(session: Session, events: list[Event]) -> None:
+        earnings.credit_journeys(session, [data for data, _ in living(session, events)], at=rt.clock())
 
     def journey_voided(session: Session, data: dict, event: Event) -> None:
         earnings.void_journey(session, data, at=rt.clock())
@@ -67,8 +69,8 @@ def build(rt: Points) -> dict[str, Handler]:
         services.collect_part(session, event.load_data(), at=rt.clock())
 
     return {
-        "transit.journey.completed": for_living_members(journey_completed),
-        "transit.journey.corrected": for_living_members(journey_completed),
+        "transit.journey.completed": Batched(journeys_completed),
+        "transit.journey.corrected": Batched(journeys_completed),
         "transit.journey.voided": for_living_members(journey_voided),
         "volunteering.attendance.confirmed": for_living_members(attendance_confirmed),
         "activity.recorded": for_living_members(activity_recorded),

@@ -6,6 +6,7 @@ versions that produced it, so a member can be told why they got what they got.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -250,9 +251,56 @@ def _campaign_multiplier(rules: list[Rule], award: Award, activity: str, at: dat
     return best
 
 
-def award_for_journey(session: Session, member_id: str, journey: dict) -> Award:
-    """Points for a journey: by mode, plus the off-peak bonus, times the best campaign, within the caps."""
+class Credited:
+    """The journeys credited to members within periods, read in one query and then kept up to date in
+    memory as a batch credits more, so caps count the batch's earlier journeys as well."""
+
+    def __init__(self, session: Session, members: set[str], periods: list[tuple[datetime, datetime]]):
+        self.times: dict[str, dict[str, datetime]] = defaultdict(dict)
+        if not periods or not members:
+            return
+        rows = session.execute(sa.select(Earning.member_id, Earning.source_id, Earning.occurred_at).where(
+            Earning.member_id.in_(sorted(members)), Earning.source_type == "journey", Earning.status == "credited",
+            Earning.points > 0, Earning.occurred_at >= min(p[0] for p in periods),
+            Earning.occurred_at < max(p[1] for p in periods)))
+        for member_id, source_id, occurred_at in rows:
+            self.times[member_id][source_id] = occurred_at
+
+    @classmethod
+    def for_journeys(cls, session: Session, journeys: list[dict]) -> Credited:
+        """Enough to apply the caps in force to each of `journeys`."""
+        return cls(session, {j["member_id"] for j in journeys},
+                   [bounds for j in journeys for _, bounds in cap_windows(in_force(session, j["started_at"]),
+                                                                          j["started_at"])])
+
+    def count(self, member_id: str, start: datetime, end: datetime) -> int:
+        return sum(1 for at in self.times[member_id].values() if start <= at < end)
+
+    def set(self, member_id: str, journey_id: str, started_at: datetime | None) -> None:
+        """The journey now counts (at `started_at`), or no longer does (None)."""
+        if started_at is None:
+            self.times[member_id].pop(journey_id, None)
+        else:
+            self.times[member_id][journey_id] = started_at
+
+
+def cap_windows(rules: list[Rule], at: datetime) -> list[tuple[int | None, tuple[datetime, datetime]]]:
+    """(limit, bounds) of each journey cap in `rules` at `at`: its day and its week."""
+    windows = []
+    for rule in rules:
+        d = rule.definition
+        if rule.kind == "cap" and d["activity"] == "journey":
+            zone = d.get("timezone", LONDON)
+            windows += [(d.get("per_day"), _day_bounds(at, zone)),
+                        (d.get("per_week"), _day_bounds(at, zone, week=True))]
+    return windows
+
+
+def award_for_journey(session: Session, member_id: str, journey: dict, credited: Credited | None = None) -> Award:
+    """Points for a journey: by mode, plus the off-peak bonus, times the best campaign, within the caps
+    (counted by `credited`, which knows what earlier journeys of the same batch were credited)."""
     at = journey["started_at"]
+    credited = credited or Credited.for_journeys(session, [{**journey, "member_id": member_id}])
     rules = in_force(session, at)
     award = Award(points=0)
     base = next((r for r in rules if r.kind == "journey"), None)
@@ -270,7 +318,8 @@ def award_for_journey(session: Session, member_id: str, journey: dict) -> Award:
     stops = {s for s in (journey.get("origin_stop_id"), journey.get("destination_stop_id")) if s}
     points = round(points * _campaign_multiplier(rules, award, "journey", at, journey["mode"], stops))
     for rule in rules:
-        if rule.kind == "cap" and rule.definition["activity"] == "journey" and _capped(session, member_id, rule, at):
+        if rule.kind == "cap" and any(limit is not None and credited.count(member_id, *bounds) >= limit
+                                      for limit, bounds in cap_windows([rule], at)):
             award.add(rule, capped=True)
             award.points = 0
             return award

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from rewards_shared.consumer import Handler
+from rewards_shared.consumer import Batched, Registration
 from rewards_shared.events import Event
 
 from . import redemptions, services
@@ -26,17 +26,17 @@ def _redemption_id(data: dict) -> uuid.UUID | None:
         return None
 
 
-def build(rt: RedemptionRuntime) -> dict[str, Handler]:
-    def points_held(session: Session, event: Event) -> None:
-        data = event.load_data()
-        if (redemption_id := _redemption_id(data)) is not None:
-            redemptions.issue(session, rt.voucher_key, redemption_id, hold_transfer_id=data.get("transfer_id"),
+def build(rt: RedemptionRuntime) -> dict[str, Registration]:
+    def points_held(session: Session, events: list[Event]) -> None:
+        loaded = [event.load_data() for event in events]
+        redemptions.issue_all(session, rt.voucher_key, [(redemption_id, data.get("transfer_id")) for data in loaded
+                                                        if (redemption_id := _redemption_id(data)) is not None],
                               at=rt.clock())
 
-    def hold_rejected(session: Session, event: Event) -> None:
-        data = event.load_data()
-        if (redemption_id := _redemption_id(data)) is not None:
-            redemptions.reject(session, redemption_id, data["reason"])
+    def hold_rejected(session: Session, events: list[Event]) -> None:
+        loaded = [event.load_data() for event in events]
+        redemptions.reject_all(session, [(redemption_id, data["reason"]) for data in loaded
+                                         if (redemption_id := _redemption_id(data)) is not None])
 
     def points_released(session: Session, event: Event) -> None:
         """The ledger let a hold go by itself (its safety-net timeout): the voucher dies with it.
@@ -55,7 +55,7 @@ def build(rt: RedemptionRuntime) -> dict[str, Handler]:
     return {
         "member.erased": member_erased,
         "member.export_requested": export_requested,
-        "points.held": points_held,
-        "points.hold_rejected": hold_rejected,
+        "points.held": Batched(points_held),
+        "points.hold_rejected": Batched(hold_rejected),
         "points.released": points_released,
     }

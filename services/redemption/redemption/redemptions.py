@@ -8,6 +8,7 @@ The service passes the runtime's clock as `at`; without it the wall clock is use
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -110,32 +111,85 @@ def _return_stock(session: Session, reward_id: str) -> None:
 def issue(session: Session, key: vouchers.VoucherKey, redemption_id: uuid.UUID, *, hold_transfer_id: str | None,
           at: datetime | None = None) -> Redemption | None:
     """The points are held: give the member a voucher."""
+    issued = issue_all(session, key, [(redemption_id, hold_transfer_id)], at=at)
+    return issued[0] if issued else None
+
+
+def issue_all(session: Session, key: vouchers.VoucherKey, holds: list[tuple[uuid.UUID, str | None]], *,
+              at: datetime | None = None) -> list[Redemption]:
+    """`issue` for each (redemption, hold) still pending, in one statement; those issued, in order."""
     at = at or utc_now()
-    current = session.get(Redemption, redemption_id)
-    if current is None:
-        return None
-    code = key.code_for(redemption_id)
-    issued = _transition(session, redemption_id, ("pending",), status="issued", issued_at=at,
-                         voucher_hash=vouchers.fingerprint(code), hold_transfer_id=hold_transfer_id,
-                         expires_at=at + timedelta(days=current.voucher_valid_days))
-    if issued:
-        _emit(session, "redemption.issued", issued)
+    holds = _firsts(holds)  # a redemption's first hold is the one it keeps
+    if not holds:
+        return []
+    given = sa.values(sa.column("id", sa.Uuid), sa.column("voucher_hash", sa.Text), sa.column("hold", sa.Text),
+                      name="given").data([(rid, vouchers.fingerprint(key.code_for(rid)), hold) for rid, hold in holds])
+    moved = set(session.execute(
+        sa.update(Redemption).where(Redemption.id == given.c.id, Redemption.status == "pending")
+        .values(status="issued", issued_at=at, voucher_hash=given.c.voucher_hash, hold_transfer_id=given.c.hold,
+                expires_at=sa.literal(at, sa.DateTime(timezone=True))
+                + sa.func.make_interval(0, 0, 0, Redemption.voucher_valid_days),
+                updated_at=sa.func.now())
+        .returning(Redemption.id).execution_options(synchronize_session=False)).scalars())
+    issued = _reloaded(session, [rid for rid, _ in holds if rid in moved])
+    for redemption in issued:
+        _emit(session, "redemption.issued", redemption)
     return issued
+
+
+def _firsts(pairs: list[tuple]) -> list[tuple]:
+    """Each key's first pair, in order: what applying them one after another would act on."""
+    first: dict = {}
+    for key, value in pairs:
+        first.setdefault(key, value)
+    return list(first.items())
+
+
+def _reloaded(session: Session, ids: list[uuid.UUID]) -> list[Redemption]:
+    found = {r.id: r for r in session.execute(sa.select(Redemption).where(Redemption.id.in_(ids))
+                                              .execution_options(populate_existing=True)).scalars()} if ids else {}
+    return [found[rid] for rid in ids]
 
 
 def _end(session: Session, redemption_id: uuid.UUID, leaving: tuple[str, ...], status: str, reason: str,
          event_type: str) -> Redemption | None:
     """A final state other than redeemed: the unit of stock goes back to the reward."""
-    ended = _transition(session, redemption_id, leaving, status=status, reason=reason, ended_at=sa.func.now())
-    if ended:
-        _return_stock(session, ended.reward_id)
-        _emit(session, event_type, ended)
+    ended = _end_all(session, [(redemption_id, reason)], leaving, status, event_type)
+    return ended[0] if ended else None
+
+
+def _end_all(session: Session, ends: list[tuple[uuid.UUID, str]], leaving: tuple[str, ...], status: str,
+             event_type: str) -> list[Redemption]:
+    """`_end` for each (redemption, reason) in one statement, and the stock given back in another."""
+    ends = _firsts(ends)
+    if not ends:
+        return []
+    given = sa.values(sa.column("id", sa.Uuid), sa.column("reason", sa.Text), name="given").data(ends)
+    moved = dict(session.execute(
+        sa.update(Redemption).where(Redemption.id == given.c.id, Redemption.status.in_(leaving))
+        .values(status=status, reason=given.c.reason, ended_at=sa.func.now(), updated_at=sa.func.now())
+        .returning(Redemption.id, Redemption.reward_id).execution_options(synchronize_session=False)).all())
+    if not moved:
+        return []
+    returned = sa.values(sa.column("reward_id", sa.Text), sa.column("units", sa.Integer), name="returned").data(
+        sorted(Counter(moved.values()).items()))
+    session.execute(sa.update(Reward).where(Reward.id == returned.c.reward_id)
+                    .values(stock=Reward.stock + returned.c.units).execution_options(synchronize_session=False))
+    metrics.count_on_commit(session, metrics.REDEMPTIONS_FINISHED.labels(status), len(moved))
+    ended = _reloaded(session, [rid for rid, _ in ends if rid in moved])
+    for redemption in ended:
+        _emit(session, event_type, redemption)
     return ended
 
 
 def reject(session: Session, redemption_id: uuid.UUID, reason: str) -> Redemption | None:
     """The points could not be held: give the stock back."""
     return _end(session, redemption_id, ("pending",), "rejected", reason, "redemption.rejected")
+
+
+def reject_all(session: Session, refusals: list[tuple[uuid.UUID, str]]) -> list[Redemption]:
+    """`reject` for each (redemption, reason), as a set."""
+    return _end_all(session, refusals, ("pending",), "rejected", "redemption.rejected")
 
 
 def cancel(session: Session, redemption_id: uuid.UUID) -> Redemption:

@@ -11,11 +11,11 @@ the real UTC clock).
 """
 from .adjustments import adjust, reverse
 from .donations import add_group, donate, groups
-from .earning import earn
+from .earning import Credit, earn, earn_all
 from .erasure import erase_member
 from .holds import capture, hold, release, release_timed_out_holds, resolution_of
 from .lots import LOT_LIFETIME, debit_available, expire_due_lots, warn_expiring_lots
-from .members import ensure_member, is_erased
+from .members import ensure_member, ensure_members, erased_among, is_erased
 from .pending import credit_pending, settle_pending
 from .postings import (
     BREAKAGE,
@@ -39,10 +39,11 @@ from .statements import Balance, balance, balance_view, entry, history, signed_a
 from .tiers import TIERS, next_tier, tier_for
 
 __all__ = [
-    "BREAKAGE", "DONATIONS", "ISSUANCE", "LOT_LIFETIME", "REDEMPTIONS", "TIERS", "Balance", "HoldResolved",
+    "BREAKAGE", "DONATIONS", "ISSUANCE", "LOT_LIFETIME", "REDEMPTIONS", "TIERS", "Balance", "Credit", "HoldResolved",
     "InsufficientPoints", "Posted", "TransferExists", "TransferRequest", "add_group", "adjust", "available_account",
     "available_now", "balance", "balance_view", "capture", "credit_pending", "debit_available", "donate", "earn",
-    "emit", "ensure_member", "entry", "erase_member", "expire_due_lots", "group_account", "groups",
-    "history", "hold", "is_erased", "next_tier", "pending_account", "post", "release", "release_timed_out_holds",
-    "resolution_of", "reverse", "settle_pending", "signed_amount", "tier_for", "transfer_id", "warn_expiring_lots",
+    "earn_all", "emit", "ensure_member", "ensure_members", "entry", "erase_member", "erased_among", "expire_due_lots",
+    "group_account", "groups", "history", "hold", "is_erased", "next_tier", "pending_account", "post", "release",
+    "release_timed_out_holds", "resolution_of", "reverse", "settle_pending", "signed_amount", "tier_for", "transfer_id",
+    "warn_expiring_lots",
 ]
