@@ -135,6 +135,33 @@ def infra_down(stack: Stack, remove_data: bool = False) -> None:
         shutil.rmtree(servers, ignore_errors=True)
 
 
+def restart_broker(stack: Stack, *, hard: bool = False, down_for: float = 0.0) -> None:
+    """Stop the broker (SIGKILL when `hard`, as a crash would) and start it again on its own data."""
+    servers = stack.servers
+    if hard:
+        _kill_pid_file(servers / "kafka" / "kafka.pid")
+    _script("kafka.sh", "stop", _kafka_env(stack, servers))
+    time.sleep(down_for)
+    _script("kafka.sh", "start", _kafka_env(stack, servers))
+
+
+def restart_database(stack: Stack, *, hard: bool = False, down_for: float = 0.0) -> None:
+    """Stop the PostgreSQL server (`immediate` when `hard`: recovery from the WAL on start) and start it
+    again on its own data."""
+    env = {**_postgres_env(stack, stack.servers), "PG_STOP_MODE": "immediate" if hard else "fast"}
+    _script("postgres.sh", "stop", env)
+    time.sleep(down_for)
+    _script("postgres.sh", "start", env)
+
+
+def _kill_pid_file(pid_file: Path) -> None:
+    pid = _pid_alive(pid_file)
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.1)
+
+
 def ensure_keys(stack: Stack) -> None:
     stack.keys.mkdir(parents=True, exist_ok=True)
     os.chmod(stack.keys, 0o700)
@@ -259,6 +286,19 @@ def stop_process(stack: Stack, name: str, sig: int = signal.SIGTERM, grace: floa
             except ProcessLookupError:
                 pass
     pid_file.unlink(missing_ok=True)
+
+
+def process_names(stack: Stack, services: dict[str, ServiceInfo] | None = None) -> dict[str, ServiceInfo]:
+    """Every web and worker process of the services, by the name its pid and log files carry."""
+    return {name: info for info in (services or discover()).values()
+            for name in [f"{info.name}-web", *_worker_names(stack, info)]}
+
+
+def kill_process(stack: Stack, name: str) -> int | None:
+    """SIGKILL one process (a gunicorn master with its workers, or a worker) as a crash would; its pid."""
+    pid = _pid_alive(stack.run_dir / f"{name}.pid")
+    stop_process(stack, name, signal.SIGKILL)
+    return pid
 
 
 def services_down(stack: Stack, services: dict[str, ServiceInfo] | None = None) -> None:
