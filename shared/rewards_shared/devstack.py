@@ -278,14 +278,34 @@ def stop_process(stack: Stack, name: str, sig: int = signal.SIGTERM, grace: floa
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and _group_alive(pid):
             time.sleep(0.1)
-        if _alive(pid):
+        if _group_alive(pid):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        while _group_alive(pid) and time.monotonic() < deadline + 30:
+            time.sleep(0.1)
     pid_file.unlink(missing_ok=True)
+
+
+def _group_alive(leader: int) -> bool:
+    """Whether any thread of any process in the leader's process group still runs: a leader already a
+    zombie may have threads still exiting, holding its sockets (its port) until the last one is gone."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != leader:
+                continue
+            if any((task / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+                   for task in (proc / "task").iterdir()):
+                return True
+        except (OSError, IndexError, ValueError):
+            continue
+    return False
 
 
 def process_names(stack: Stack, services: dict[str, ServiceInfo] | None = None) -> dict[str, ServiceInfo]:

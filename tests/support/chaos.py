@@ -106,7 +106,14 @@ class Chaos:
             return "postgresql"
         name = rng.choice(sorted(processes))
         devstack.kill_process(self.stack, name)
-        time.sleep(rng.uniform(0.5, 3))  # a supervisor notices, backs off, then starts it again
         info = processes[name]
-        devstack.services_up(self.stack, self.env, {info.name: info})
+        for attempt in range(1, 4):  # a supervisor notices, backs off, then starts it again
+            time.sleep(rng.uniform(0.5, 3) * attempt)
+            try:
+                devstack.services_up(self.stack, self.env, {info.name: info})
+                return name
+            except RuntimeError as error:
+                if attempt == 3:
+                    raise
+                self.log(f"  restarting {name} failed, trying again: {str(error).splitlines()[-1]}")
         return name
