@@ -142,7 +142,7 @@ def restart_broker(stack: Stack, *, hard: bool = False, down_for: float = 0.0) -
         _kill_pid_file(servers / "kafka" / "kafka.pid")
     _script("kafka.sh", "stop", _kafka_env(stack, servers))
     time.sleep(down_for)
-    _script("kafka.sh", "start", _kafka_env(stack, servers))
+    _retry_start("kafka.sh", _kafka_env(stack, servers))
 
 
 def restart_database(stack: Stack, *, hard: bool = False, down_for: float = 0.0) -> None:
@@ -151,7 +151,18 @@ def restart_database(stack: Stack, *, hard: bool = False, down_for: float = 0.0)
     env = {**_postgres_env(stack, stack.servers), "PG_STOP_MODE": "immediate" if hard else "fast"}
     _script("postgres.sh", "stop", env)
     time.sleep(down_for)
-    _script("postgres.sh", "start", env)
+    _retry_start("postgres.sh", env)
+
+
+def _retry_start(script: str, env: dict[str, str], attempts: int = 3) -> None:
+    """Start a server, again if it was not ready in time (a JVM on a busy machine), as a supervisor would."""
+    for attempt in range(1, attempts + 1):
+        try:
+            _script(script, "start", env)
+            return
+        except subprocess.CalledProcessError:
+            if attempt == attempts:
+                raise
 
 
 def _kill_pid_file(pid_file: Path) -> None:

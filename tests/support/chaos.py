@@ -98,12 +98,10 @@ class Chaos:
             self.log(f"  {fault.at_s:>6}s  {fault.kind} {fault.target}: back after {fault.recovered_after_s}s")
 
     def _inject(self, kind: str, rng: random.Random, processes: dict[str, ServiceInfo]) -> str:
-        if kind == "broker":
-            devstack.restart_broker(self.stack, hard=self.faults.hard, down_for=rng.uniform(1, 4))
-            return "kafka"
-        if kind == "database":
-            devstack.restart_database(self.stack, hard=self.faults.hard, down_for=rng.uniform(1, 4))
-            return "postgresql"
+        if kind in ("broker", "database"):
+            restart = devstack.restart_broker if kind == "broker" else devstack.restart_database
+            restart(self.stack, hard=self.faults.hard, down_for=rng.uniform(1, 4))
+            return "kafka" if kind == "broker" else "postgresql"
         name = rng.choice(sorted(processes))
         devstack.kill_process(self.stack, name)
         info = processes[name]
