@@ -233,7 +233,9 @@ def services_up(stack: Stack, env: dict[str, str], services: dict[str, ServiceIn
     services = services or discover()
     stack.run_dir.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
-    for index, info in enumerate(services.values()):
+    order = list(discover())  # a worker's metrics port is its service's place among all, whichever are started
+    for info in services.values():
+        index = order.index(info.name)
         metrics_dir = stack.run_dir / f"metrics-{info.name}"
         if not _pid_alive(stack.run_dir / f"{info.name}-web.pid"):
             shutil.rmtree(metrics_dir, ignore_errors=True)
