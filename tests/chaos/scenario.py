@@ -335,7 +335,7 @@ class Run:
                 self.redemptions[redemption_id] = (member, outcome)
             if outcome == "rejected":
                 continue
-            waiting_until = time.monotonic() + 300
+            waiting_until = time.monotonic() + 20 * 60  # past the 15 minutes after which an unanswered one ends
             while (redemption := self.call(app, "GET", f"/v1/redemptions/{redemption_id}", ok=(200,),
                                            what="redemption status", params={"wait": 10}).json()
                    )["status"] == "pending" and time.monotonic() < waiting_until:
@@ -394,8 +394,8 @@ class Run:
         journeys = dict(self.sql("transit-ingest", """
             SELECT kind || '/' || status, count(*) FROM journeys WHERE operator_id = %s GROUP BY 1""",
                                  (self.plan.operator,)))
-        states = dict(self.sql("redemption", "SELECT id::text, status FROM redemptions WHERE member_id LIKE %s",
-                               (like,)))
+        states = {rid: (status, reason) for rid, status, reason in self.sql(
+            "redemption", "SELECT id::text, status, reason FROM redemptions WHERE member_id LIKE %s", (like,))}
         holds = {rid: Counter(dict(codes)) for rid, codes in self._holds(list(self.redemptions))}
         earned_events = dict(self.sql("points", """
             SELECT member_id, count(*) FROM transfers WHERE code = 'earn' AND member_id LIKE %s GROUP BY 1""",
@@ -428,20 +428,27 @@ class Run:
             points_off += (points != POINTS_PER_JOURNEY * expected[member]) + (
                 (seen["net"].get(member) or 0) != POINTS_PER_JOURNEY * expected[member])
         available = plan.expected_available()
-        for member in plan.members():
-            if tuple(seen["balances"].get(member, (0, 0))) != (available[member], 0):
-                wrong_balance += 1
         final = {"redeem": "redeemed", "cancel": "cancelled", "expire": "expired", "rejected": "rejected"}
-        wrong_state, wrong_holds = Counter(), 0
-        for rid, (_, outcome) in self.redemptions.items():
-            state = seen["states"].get(rid)
-            if state != final[outcome]:
+        wrong_state, wrong_holds, unanswered = Counter(), 0, 0
+        for rid, (member, outcome) in self.redemptions.items():
+            state, reason = seen["states"].get(rid, (None, None))
+            if state == "cancelled" and reason == "no_answer_from_ledger" and outcome != "rejected":
+                # the saga's safety net: pending past its timeout (the ledger unreachable that long), the
+                # redemption ends cancelled and any hold the ledger made later is released: the member keeps
+                # their points. A valid end, counted apart.
+                unanswered += 1
+                available[member] += COST if outcome == "redeem" else 0
+            elif state != final[outcome]:
                 wrong_state[f"{final[outcome]}→{state}"] += 1
             codes = seen["holds"].get(rid, Counter())
             held, captured, released = codes["hold"], codes["capture"], codes["release"]
             right = {"redeemed": (1, 1, 0), "cancelled": (1, 0, 1), "expired": (1, 0, 1),
                      "rejected": (0, 0, 0)}.get(state)
-            wrong_holds += (held, captured, released) != right
+            never_held = reason == "no_answer_from_ledger" and (held, captured, released) == (0, 0, 0)
+            wrong_holds += (held, captured, released) != right and not never_held
+        for member in plan.members():
+            if tuple(seen["balances"].get(member, (0, 0))) != (available[member], 0):
+                wrong_balance += 1
         inbox_missing = sum(max(0, n - seen["inbox"].get(m, 0)) for m, n in seen["earned_events"].items())
         inbox_extra = sum(max(0, n - seen["earned_events"].get(m, 0)) for m, n in seen["inbox"].items())
         completed = seen["journeys"].get("paired/completed", 0)
@@ -451,6 +458,7 @@ class Run:
             "members_with_wrong_points": points_off, "members_with_wrong_balance": wrong_balance,
             "transit_journeys": completed, "transit_other_journeys": sum(seen["journeys"].values()) - completed,
             "redemptions": len(self.redemptions), "redemptions_in_wrong_state": dict(wrong_state),
+            "redemptions_cancelled_unanswered": unanswered,
             "redemptions_with_wrong_holds": wrong_holds, "inbox_missing": inbox_missing,
             "inbox_extra": inbox_extra, "inbox_doubled": seen["doubled_inbox"],
         }
@@ -570,6 +578,7 @@ def table(figures: dict) -> str:
             ("members with wrong points / balance",
              f"{figures['members_with_wrong_points']} / {figures['members_with_wrong_balance']}"),
             ("redemptions in a wrong state", sum(figures["redemptions_in_wrong_state"].values())),
+            ("  cancelled unanswered after 15 min", figures["redemptions_cancelled_unanswered"]),
             ("redemptions whose holds disagree", figures["redemptions_with_wrong_holds"]),
             ("inbox items missing / extra / doubled",
              f"{figures['inbox_missing']} / {figures['inbox_extra']} / {figures['inbox_doubled']}"),
