@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := shared services/points services/transit-ingest services/redemption services/notifications services/impact
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: up down test unit integration e2e fuzz lint bench bench-all clean venv
+.PHONY: up down test unit integration e2e fuzz lint bench bench-all chaos clean venv
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench: $(STAMP)
 
 bench-all: bench
 	$(BIN)/python -m pytest tests/benchmarks -s $(PYTEST_ARGS)
+
+# A bad day at full size (its own stack, slot CHAOS_SLOT=9): CHAOS_TAPS, CHAOS_MEMBERS… or CHAOS_ARGS="--taps N".
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.scenario $(CHAOS_ARGS)
 
 clean: down
 	rm -rf "$$(bash deploy/local/state-dir.sh --no-create)" .local $(VENV)

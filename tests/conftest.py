@@ -55,18 +55,29 @@ def settings_for(stack_env) -> Callable[[str], Settings]:
     return lambda service: Settings.from_env(service, stack_env)
 
 
+class Databases:
+    """`databases("points")`: one Database per service for the session; `dispose()` drops their pooled
+    connections (after the server restarted under them)."""
+
+    def __init__(self, settings_for: Callable[[str], Settings]):
+        self.settings_for = settings_for
+        self.opened: dict[str, Database] = {}
+
+    def __call__(self, service: str) -> Database:
+        if service not in self.opened:
+            self.opened[service] = Database(self.settings_for(service).database_url)
+        return self.opened[service]
+
+    def dispose(self) -> None:
+        for database in self.opened.values():
+            database.dispose()
+
+
 @pytest.fixture(scope="session")
 def databases(settings_for):
-    opened: dict[str, Database] = {}
-
-    def get(service: str) -> Database:
-        if service not in opened:
-            opened[service] = Database(settings_for(service).database_url)
-        return opened[service]
-
-    yield get
-    for database in opened.values():
-        database.dispose()
+    opened = Databases(settings_for)
+    yield opened
+    opened.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@
 #   PG_BINDIR              PostgreSQL bin folder (pg_config --bindir, else newest
 #                          /usr/lib/postgresql/*/bin; installed with apt-get if root)
 #   PG_START_TIMEOUT       seconds to wait for readiness (60)
+#   PG_STOP_MODE           pg_ctl's shutdown mode: fast, or immediate (a crash: recovery from the WAL on start)
 #
 # start prints postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/ on stdout once
 # the server accepts connections; everything else goes to stderr.
@@ -211,7 +212,7 @@ start() {
 stop() {
     if PG_BINDIR=$(find_bindir) && server_up; then
         log "stopping"
-        ctl stop -m fast -w -t 60 >/dev/null
+        ctl stop -m "${PG_STOP_MODE:-fast}" -w -t 60 >/dev/null
     fi
     log "stopped"
 }

@@ -139,6 +139,44 @@ def infra_down(stack: Stack, remove_data: bool = False) -> None:
         shutil.rmtree(servers, ignore_errors=True)
 
 
+def restart_broker(stack: Stack, *, hard: bool = False, down_for: float = 0.0) -> None:
+    """Stop the broker (SIGKILL when `hard`, as a crash would) and start it again on its own data."""
+    servers = stack.servers
+    if hard:
+        _kill_pid_file(servers / "kafka" / "kafka.pid")
+    _script("kafka.sh", "stop", _kafka_env(stack, servers))
+    time.sleep(down_for)
+    _retry_start("kafka.sh", _kafka_env(stack, servers))
+
+
+def restart_database(stack: Stack, *, hard: bool = False, down_for: float = 0.0) -> None:
+    """Stop the PostgreSQL server (`immediate` when `hard`: recovery from the WAL on start) and start it
+    again on its own data."""
+    env = {**_postgres_env(stack, stack.servers), "PG_STOP_MODE": "immediate" if hard else "fast"}
+    _script("postgres.sh", "stop", env)
+    time.sleep(down_for)
+    _retry_start("postgres.sh", env)
+
+
+def _retry_start(script: str, env: dict[str, str], attempts: int = 3) -> None:
+    """Start a server, again if it was not ready in time (a JVM on a busy machine), as a supervisor would."""
+    for attempt in range(1, attempts + 1):
+        try:
+            _script(script, "start", env)
+            return
+        except subprocess.CalledProcessError:
+            if attempt == attempts:
+                raise
+
+
+def _kill_pid_file(pid_file: Path) -> None:
+    pid = _pid_alive(pid_file)
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.1)
+
+
 def ensure_keys(stack: Stack) -> None:
     stack.keys.mkdir(parents=True, exist_ok=True)
     os.chmod(stack.keys, 0o700)
@@ -200,7 +238,9 @@ def services_up(stack: Stack, env: dict[str, str], services: dict[str, ServiceIn
     services = services or discover()
     stack.run_dir.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
-    for index, info in enumerate(services.values()):
+    order = list(discover())  # a worker's metrics port is its service's place among all, whichever are started
+    for info in services.values():
+        index = order.index(info.name)
         metrics_dir = stack.run_dir / f"metrics-{info.name}"
         if not _pid_alive(stack.run_dir / f"{info.name}-web.pid"):
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -256,14 +296,47 @@ def stop_process(stack: Stack, name: str, sig: int = signal.SIGTERM, grace: floa
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and _group_alive(pid):
             time.sleep(0.1)
-        if _alive(pid):
+        if _group_alive(pid):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        while _group_alive(pid) and time.monotonic() < deadline + 30:
+            time.sleep(0.1)
     pid_file.unlink(missing_ok=True)
+
+
+def _group_alive(leader: int) -> bool:
+    """Whether any thread of any process in the leader's process group still runs: a leader already a
+    zombie may have threads still exiting, holding its sockets (its port) until the last one is gone."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != leader:
+                continue
+            if any((task / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+                   for task in (proc / "task").iterdir()):
+                return True
+        except (OSError, IndexError, ValueError):
+            continue
+    return False
+
+
+def process_names(stack: Stack, services: dict[str, ServiceInfo] | None = None) -> dict[str, ServiceInfo]:
+    """Every web and worker process of the services, by the name its pid and log files carry."""
+    return {name: info for info in (services or discover()).values()
+            for name in [f"{info.name}-web", *_worker_names(stack, info)]}
+
+
+def kill_process(stack: Stack, name: str) -> int | None:
+    """SIGKILL one process (a gunicorn master with its workers, or a worker) as a crash would; its pid."""
+    pid = _pid_alive(stack.run_dir / f"{name}.pid")
+    stop_process(stack, name, signal.SIGKILL)
+    return pid
 
 
 def services_down(stack: Stack, services: dict[str, ServiceInfo] | None = None) -> None:

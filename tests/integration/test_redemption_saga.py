@@ -246,6 +246,24 @@ def test_the_till_redeems_its_own_vouchers_once(db, partner_id, member_id, loop,
     assert completed.subject == member_id and completed.data["cost_points"] == 30
 
 
+def test_the_tills_retry_after_a_lost_answer_finds_its_own_redemption(db, partner_id, member_id, loop, key):
+    """The web process died after the commit and before the till heard; the till retries with its
+    Idempotency-Key once the key is released: the voucher is its own, redeemed once. Another key: used."""
+    redemption_id, code = issued_voucher(db, loop, key, partner_id, member_id)
+    canonical = vouchers.normalise(code)
+    with db.transaction() as session:
+        first = redemptions.redeem(session, canonical, partner_id, by="partner:x#1", key="till-4-receipt-1")
+    with db.transaction() as session:
+        again = redemptions.redeem(session, canonical, partner_id, by="partner:x#1", key="till-4-receipt-1",
+                                   at=NOW + timedelta(minutes=2))
+    assert again.id == first.id and again.status == "redeemed" and again.redeemed_at == first.redeemed_at
+    with db.transaction() as session, pytest.raises(Conflict, match="already been used"):
+        redemptions.redeem(session, canonical, partner_id, by="partner:x#1", key="till-4-receipt-2")
+    with db.transaction() as session, pytest.raises(Conflict, match="already been used"):
+        redemptions.redeem(session, canonical, partner_id, by="partner:x#1")
+    assert [e.type for e in events_for(db, redemption_id)].count("redemption.completed") == 1
+
+
 def test_another_partners_voucher_is_indistinguishable_from_an_unknown_one(db, partner_id, member_id, loop, key):
     _, code = issued_voucher(db, loop, key, partner_id, member_id)
     stranger = key.code_for(uuid.uuid4())

@@ -119,6 +119,7 @@ class Redemption(Base):
     issued_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     redeemed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     redeemed_by: Mapped[str | None] = mapped_column(sa.Text)
+    redeemed_key: Mapped[str | None] = mapped_column(sa.Text)  # the till's Idempotency-Key
     ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 

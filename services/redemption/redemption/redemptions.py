@@ -263,13 +263,17 @@ def validate(session: Session, code: str, partner_id: str, *, at: datetime | Non
     return redemption
 
 
-def redeem(session: Session, code: str, partner_id: str, *, by: str, at: datetime | None = None) -> Redemption:
-    """Use the voucher once; the ledger captures the held points when it hears of it."""
+def redeem(session: Session, code: str, partner_id: str, *, by: str, key: str | None = None,
+           at: datetime | None = None) -> Redemption:
+    """Use the voucher once; the ledger captures the held points when it hears of it. The till's retry with
+    the `key` that redeemed it (its first answer lost in a crash) is told it is redeemed, as the first was."""
     at = at or utc_now()
     redemption = voucher_for_partner(session, code, partner_id, lock=True)
+    if key is not None and redemption.status == "redeemed" and redemption.redeemed_key == key:
+        return redemption
     check_redeemable(redemption, at)
     redeemed = _transition(session, redemption.id, ("issued",), status="redeemed", redeemed_at=at, redeemed_by=by,
-                           ended_at=at)
+                           redeemed_key=key, ended_at=at)
     _emit(session, "redemption.completed", redeemed)
     return redeemed
 

@@ -234,11 +234,12 @@ def validate_voucher(rt: RedemptionRuntime, principal: Principal, code: str) -> 
         return _voucher_view(canonical, redemptions.validate(session, canonical, partner_id, at=rt.clock()))
 
 
-def redeem_voucher(rt: RedemptionRuntime, principal: Principal, code: str) -> dict:
-    """Use the voucher, once; the ledger captures the held points when it hears of it."""
+def redeem_voucher(rt: RedemptionRuntime, principal: Principal, code: str, *, key: str | None = None) -> dict:
+    """Use the voucher, once; the ledger captures the held points when it hears of it. `key` is the till's
+    Idempotency-Key: the same key again finds its own redemption."""
     partner_id, canonical = _till_partner(principal), _canonical(code)
     with rt.database.transaction() as session:
-        redeemed = redemptions.redeem(session, canonical, partner_id, by=principal.id, at=rt.clock())
+        redeemed = redemptions.redeem(session, canonical, partner_id, by=principal.id, key=key, at=rt.clock())
         return _voucher_view(canonical, redeemed)
 
 

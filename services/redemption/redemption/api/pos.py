@@ -1,6 +1,7 @@
 """The partner's till: check a voucher, then use it. Partner credentials only, and only their own vouchers."""
 from __future__ import annotations
 
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -42,4 +43,4 @@ class Redeem(MethodView):
     def post(self, code):
         """Use the voucher, once (needs an Idempotency-Key; a retry with the same key replays the answer).
         409 used or cancelled, 410 expired, 404 unknown or another partner's."""
-        return services.redeem_voucher(runtime(), current_principal(), code)
+        return services.redeem_voucher(runtime(), current_principal(), code, key=g.idempotency_key)
