@@ -190,7 +190,7 @@ def test_erasing_a_member_withdraws_their_points_keeps_the_amounts_under_a_pseud
     credited = uuid.UUID(adjust(finance, member_id, 30).json()["transfer_id"])
     assert points.delete(f"/v1/members/{member_id}").status_code == 204
     assert points.delete(f"/v1/members/{member_id}").status_code == 204
-    assert points.get(f"/v1/members/{member_id}/balance").status_code == 404
+    assert points.get(f"/v1/members/{member_id}/balance").status_code == 410
     assert points.post("/v1/members", json={"member_id": member_id}).status_code == 410
     assert points.delete("/v1/members/nobody-at-all").status_code == 404
     late = [publish(TRANSIT_JOURNEYS, journey_event(member_id, f"{member_id}-late")),
