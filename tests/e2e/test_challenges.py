@@ -1,5 +1,5 @@
-"""Challenges and streaks through the running stack: taps and confirmed attendances count, the bonus is
-credited once through the ledger, and the member's inbox and challenges page say so."""
+"""Challenges and streaks through the running stack: taps, confirmed attendances and providers' activities
+count, the bonus is credited once through the ledger, and the member's inbox and challenges page say so."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -146,6 +146,36 @@ def test_volunteering_counts_when_the_organiser_confirms(client, scheme, admin):
                                           timeout=30, what="the bonus")] == [75]
 
 
+def test_a_providers_batch_completes_a_health_challenge_once(client, scheme, admin):
+    provider_id = new_id("leisure")
+    assert admin.post("/v1/providers", json={"provider_id": provider_id, "name": "Challenge leisure centre",
+                                             "kinds": ["leisure.visit", "library.visit"]}).status_code == 201
+    defined = challenge(admin, title="Three health visits", activity="provider.activity", target=3,
+                        filter={"priority": "health", "provider_id": provider_id}, bonus_points=60)
+    member = scheme.register(points=0)
+    visits = [{"activity_id": f"v{n}", "member_id": member.member_id, "kind": kind,
+               "occurred_at": (now() - timedelta(days=n, hours=1)).isoformat()}
+              for n, kind in ((1, "leisure.visit"), (2, "leisure.visit"), (3, "library.visit"), (4, "leisure.visit"))]
+    provider = client("points", f"provider:{provider_id}")
+    taken = provider.post(f"/v1/providers/{provider_id}/activities", json={"activities": visits[:3]})
+    assert taken.status_code == 202 and taken.json()["accepted"] == 3, taken.text
+    wait_for(lambda: len(earned(client, member.member_id)) == 3, timeout=30, what="three visits credited")
+    halfway = standing(client, member.member_id, defined["challenge_id"])
+    assert (halfway["progress"], halfway["completed"]) == (2, False), "a library visit is wellbeing, not health"
+    assert provider.post(f"/v1/providers/{provider_id}/activities", json={"activities": visits}).json() == {
+        **taken.json(), "accepted": 1, "duplicates": 3}
+    done = wait_for(lambda: (s := standing(client, member.member_id, defined["challenge_id"]))["completed"] and s,
+                    timeout=30, what="the health challenge completed")
+    assert done["progress"] == 3
+    assert [t["points"] for t in wait_for(lambda: bonuses(client, member.member_id, defined["challenge_id"]),
+                                          timeout=30, what="the bonus")] == [60]
+
+
+def earned(client, member_id: str) -> list[dict]:
+    items = client("points").get(f"/v1/members/{member_id}/transactions", params={"limit": 200}).json()["items"]
+    return [t for t in items if t["source_type"] == "activity"]
+
+
 def test_a_member_credential_sees_only_its_own_challenges(client, scheme, admin, services):
     challenge(admin, filter={"operator_id": new_id("nobody")})
     mine, theirs = scheme.register(points=0), scheme.register(points=0)
@@ -193,6 +223,7 @@ def listed_ids(admin: ServiceClient, **query) -> set[str]:
     ({"kind": "streak", "target": None, "periods": 4}, "period"),
     ({"ends_at": (now() - timedelta(days=20)).isoformat()}, "ends_at"),
     ({"activity": "shopping"}, "activity"),
+    ({"activity": "provider.activity", "filter": {"priority": "parking"}}, "filter.priority"),
     ({"bonus_points": -5}, "bonus_points"),
 ])
 def test_a_bad_challenge_is_refused_naming_the_field(admin, change, field):

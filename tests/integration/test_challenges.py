@@ -1,5 +1,6 @@
 """Challenges against real PostgreSQL: counted in the crediting transaction, once per activity however often
-its event comes, the bonus once, a voided journey withdrawn until completion, and erasure."""
+its event comes, the bonus once, a voided journey withdrawn until completion, providers' activities by the
+city's priority, and erasure."""
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -118,6 +119,35 @@ def test_a_weekly_streak_counts_leeds_weeks(points_db, challenge, member_id):
         monday = {**journey(member_id, operator, n=2), "started_at": datetime(2026, 11, 9, 7, 0, tzinfo=UTC)}
         earnings.credit_journey(session, monday, at=START)
         assert standing(session, defined.challenge_id, member_id).completed_at is not None
+
+
+def visit(member_id, provider_id, *, n, revision=1, kind="leisure.visit", priorities=("health",)):
+    return {"member_id": member_id, "provider_id": provider_id, "activity_id": f"visit-{n}", "kind": kind,
+            "priorities": list(priorities), "occurred_at": START + timedelta(days=n, hours=9), "quantity": 1.0,
+            "unit": "visit", "revision": revision}
+
+
+def test_providers_activities_count_by_priority_in_one_batch_and_a_void_withdraws_one(points_db, challenge,
+                                                                                     member_id):
+    provider = f"leisure-{uuid.uuid4().hex[:8]}"
+    defined = challenge(activity="provider.activity", target=3, filter={"priority": "health", "provider_id": provider})
+    at = START + timedelta(days=10)
+    with points_db.transaction() as session:
+        earnings.credit_activities(session, [
+            visit(member_id, provider, n=1), visit(member_id, provider, n=1),  # redelivered
+            visit(member_id, provider, n=2), visit(member_id, provider, n=2, revision=2),  # corrected
+            visit(member_id, provider, n=3, kind="library.visit", priorities=("wellbeing",))], at=at)  # not health
+        assert standing(session, defined.challenge_id, member_id).progress == 2
+        earnings.void_activity(session, {"member_id": member_id, "provider_id": provider, "activity_id": "visit-2",
+                                         "revision": 3, "reason": "booking cancelled"}, at=at)
+        assert standing(session, defined.challenge_id, member_id).progress == 1
+        earnings.credit_activities(session, [visit(member_id, provider, n=4), visit(member_id, provider, n=5)], at=at)
+        done = standing(session, defined.challenge_id, member_id)
+        assert (done.progress, done.completed_at) == (3, at)
+        assert session.get(Transfer, done.bonus_transfer_id).amount == 100
+        assert session.execute(sa.select(ChallengeActivity.activity_id).where(
+            ChallengeActivity.member_id == member_id).order_by(ChallengeActivity.activity_id)).scalars().all() == [
+            f"activity:{provider}:visit-{n}" for n in (1, 4, 5)]
 
 
 def test_erasure_puts_the_pseudonym_in_the_members_place(points_db, challenge, member_id):

@@ -1,5 +1,5 @@
-"""Journeys credited as a set give exactly what crediting them one event at a time gives: several
-journeys of one member against the daily cap, a tier crossed, a campaign, a hold, a repeated journey,
+"""Journeys and providers' activities credited as a set give exactly what crediting them one event at a
+time gives: several of one member against the daily caps, a tier crossed, a campaign, a hold, a repeat,
 a correction inside the batch, an erased member, and a poison event among them, through the real broker."""
 import json
 import uuid
@@ -83,6 +83,36 @@ def scenario(rt, prefix, campaign_stop) -> list[Event]:
     return events
 
 
+def activity(prefix, member, number, *, hour, kind="cycle.trip", quantity=5.0, revision=1):
+    occurred = DAY + timedelta(hours=hour)
+    return Event.create("activity.corrected" if revision > 1 else "activity.recorded", "points", f"{prefix}-{member}", {
+        "member_id": f"{prefix}-{member}", "provider_id": f"{prefix}-bikes", "activity_id": f"a{number}",
+        "kind": kind, "priorities": ["transport", "climate"] if kind == "cycle.trip" else ["health"],
+        "occurred_at": occurred.isoformat(), "quantity": quantity, "unit": "km" if kind == "cycle.trip" else "visit",
+        "revision": revision})
+
+
+def activity_scenario(rt, prefix) -> list[Event]:
+    """By the rules shipped: cycle trips earn 2 a km (at most 20 km), 4 a day; one leisure visit a day."""
+    with rt.database.transaction() as session:
+        ledger.earn(session, member_id=f"{prefix}-near", points=490, source_type="test", source_id="start",
+                    cause=f"{prefix}-start")
+        rt.tombstones.bury(session, f"{prefix}-gone")
+    events = [activity(prefix, "busy", n, hour=7 + n) for n in range(5)]  # the fifth trip of the day is capped
+    events += [activity(prefix, "busy", 10, hour=8, kind="leisure.visit", quantity=1),
+               activity(prefix, "busy", 11, hour=18, kind="leisure.visit", quantity=1),  # capped: one a day
+               activity(prefix, "busy", 12, hour=20, quantity=55),  # capped by the trip cap, not by its length
+               activity(prefix, "near", 20, hour=9, kind="leisure.visit", quantity=1),  # crosses into silver
+               activity(prefix, "gone", 30, hour=9),
+               activity(prefix, "fixed", 40, hour=8, quantity=3),
+               activity(prefix, "fixed", 41, hour=9, quantity=4),
+               activity(prefix, "fixed", 40, hour=8, quantity=12, revision=2),
+               activity(prefix, "fixed", 40, hour=8, quantity=3)]  # the older revision, late: ignored
+    events.insert(2, events[1])  # a redelivery of the very same event
+    events.insert(4, activity(prefix, "busy", 1, hour=8))  # the same activity announced again
+    return events
+
+
 def snapshot(database, prefix) -> dict:
     """Everything the ledger holds for the prefix's members, with the prefix taken out."""
     def plain(value):
@@ -118,14 +148,16 @@ def one_by_one(rt, events) -> None:
         loop.apply(event)
 
 
-def through_the_broker(rt, infra, topic, events, poison=None) -> tuple[list[int], list]:
+def through_the_broker(rt, infra, topic, events, poison=None,
+                       batched=("transit.journey.completed", "transit.journey.corrected")) -> tuple[list[int], list]:
     """Send the events (and a poison message after the fifth), run the worker's consumer until every
-    event is settled; the sizes of the journey batches handled, and the dead-lettered messages."""
+    event is settled; the sizes of the batches handled (of the `batched` types), and the dead-lettered
+    messages."""
     group = f"g-{uuid.uuid4().hex[:8]}"
     kafka.ensure_topics(infra.bootstrap, (TopicSpec(dead_letter_topic(topic, group), partitions=1),))
     calls: list[int] = []
     registered = handlers.build(rt)
-    for kind in ("transit.journey.completed", "transit.journey.corrected"):
+    for kind in batched:
         def spy(session, batch, handler=registered[kind]):
             calls.append(len(batch))
             handler.handle_batch(session, batch)
@@ -193,4 +225,22 @@ def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_rest_credited_once(r
     assert [decode(d.value).id for d in dead] == [poison.id]
     assert dict(dead[0].headers)["error_type"] == b"InvalidEvent"
     assert snapshot(rt.database, batched) == snapshot(rt.database, single)
+    ledger_is_whole(rt.database)
+
+
+def test_a_batch_of_providers_activities_credits_exactly_what_one_event_at_a_time_does(rt, infra, topic):
+    single, batched = f"s{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
+    one_by_one(rt, activity_scenario(rt, single))
+    events = activity_scenario(rt, batched)
+    calls, _ = through_the_broker(rt, infra, topic, events, batched=("activity.recorded", "activity.corrected"))
+    assert max(calls) > 5 and sum(calls) == len({e.id for e in events}), f"applied as batches, each once: {calls}"
+    expected, found = snapshot(rt.database, single), snapshot(rt.database, batched)
+    assert found == expected
+    busy = {row[0]: (row[3], row[4]) for row in found["earnings"] if row[1] == "P-busy"}
+    assert busy == {"P-bikes:a0": ("credited", 10), "P-bikes:a1": ("credited", 10), "P-bikes:a2": ("credited", 10),
+                    "P-bikes:a3": ("credited", 10), "P-bikes:a4": ("capped", 0), "P-bikes:a10": ("credited", 20),
+                    "P-bikes:a11": ("capped", 0), "P-bikes:a12": ("capped", 0)}
+    assert [row[2:5] for row in found["earnings"] if row[0] == "P-bikes:a40"] == [[2, "credited", 24]]
+    assert any(kind == "tier.changed" for kind, _ in found["events"]), "P-near crossed into silver"
+    assert not [row for row in found["earnings"] if row[1] == "P-gone"], "an erased member earns nothing"
     ledger_is_whole(rt.database)

@@ -114,12 +114,25 @@ def test_attendance_filters_on_minutes_and_organiser():
     assert not challenges.matches({"min_minutes": 60}, facts)
 
 
+def test_a_providers_activity_filters_on_kind_provider_and_the_citys_priority():
+    facts = challenges.provider_activity({"provider_id": "leeds-leisure", "activity_id": "b-1", "member_id": "m",
+                                          "kind": "leisure.visit", "priorities": ["health"],
+                                          "occurred_at": at("2026-11-02T08:00:00+00:00")}).facts
+    assert challenges.matches({"priority": "health", "provider_id": "leeds-leisure"}, facts)
+    assert challenges.matches({"kind": "leisure.visit"}, facts)
+    assert not challenges.matches({"priority": "climate"}, facts)
+    assert not challenges.matches({"kind": "cycle.trip"}, facts)
+
+
 def test_activities_are_keyed_by_what_happened_not_by_revision():
     first = challenges.journey({"journey_id": "j9", "member_id": "m", "mode": "bus",
                                 "started_at": at("2026-11-02T08:00:00+00:00"), "revision": 1})
     second = challenges.journey({"journey_id": "j9", "member_id": "m", "mode": "bus",
                                  "started_at": at("2026-11-02T08:00:00+00:00"), "revision": 2})
     assert first.activity_id == second.activity_id == "journey:j9"
+    visit = challenges.provider_activity({"provider_id": "p", "activity_id": "a1", "member_id": "m", "kind":
+                                          "library.visit", "occurred_at": at("2026-11-02T08:00:00+00:00")})
+    assert visit.activity_id == "activity:p:a1", "as the ledger keys it, so a void withdraws it"
 
 
 @pytest.mark.parametrize("activity, wanted, field", [
@@ -130,6 +143,9 @@ def test_activities_are_keyed_by_what_happened_not_by_revision():
     ("transit.journey", {"kind": "teleport"}, "filter.kind"),
     ("volunteering.attendance", {"min_minutes": "30"}, "filter.min_minutes"),
     ("volunteering.attendance", {"mode": "bus"}, "filter.mode"),
+    ("provider.activity", {"kind": "paired"}, "filter.kind"),
+    ("provider.activity", {"priority": "parking"}, "filter.priority"),
+    ("provider.activity", {"mode": "bus"}, "filter.mode"),
 ])
 def test_a_filter_that_cannot_match_is_refused_naming_its_key(activity, wanted, field):
     with pytest.raises(Invalid) as refused:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from rewards_shared.errors import Invalid
-from rewards_shared.events.schemas import JOURNEY_KINDS, MODES
+from rewards_shared.events.schemas import ACTIVITY_KINDS, JOURNEY_KINDS, MODES, PRIORITIES
 
 from . import ledger
 from .models import Challenge, ChallengeActivity, ChallengeProgress
@@ -36,6 +36,7 @@ SUSTAINABLE_MODES = frozenset({"bus", "tram", "rail", "train", "ferry", "cycle",
 FILTERS: dict[str, dict[str, type]] = {
     "transit.journey": {"mode": str, "sustainable": bool, "operator_id": str, "kind": str},
     "volunteering.attendance": {"organiser_id": str, "opportunity_id": str, "min_minutes": int},
+    "provider.activity": {"kind": str, "provider_id": str, "priority": str},
 }
 ACTIVITIES = tuple(FILTERS)
 
@@ -64,6 +65,13 @@ def attendance(data: dict) -> Activity:
                                             "minutes": data.get("minutes")})
 
 
+def provider_activity(data: dict) -> Activity:
+    """A provider's activity, keyed as the ledger keys it (a correction is the same activity)."""
+    return Activity("provider.activity", f"activity:{data['provider_id']}:{data['activity_id']}", data["member_id"],
+                    data["occurred_at"], {"kind": data["kind"], "provider_id": data["provider_id"],
+                                          "priorities": list(data.get("priorities") or ())})
+
+
 # --- the rules ------------------------------------------------------------------------------------
 
 def check_filter(activity: str, wanted: dict) -> None:
@@ -79,8 +87,13 @@ def check_filter(activity: str, wanted: dict) -> None:
             raise Invalid(f"Expected {'a list of ' if key == 'mode' else ''}{kind.__name__}.", field=name)
         if key == "mode" and not set(values) <= set(MODES) | SUSTAINABLE_MODES:
             raise Invalid(f"Modes are {', '.join(sorted(set(MODES) | SUSTAINABLE_MODES))}.", field=name)
-        if key == "kind" and value not in JOURNEY_KINDS:
-            raise Invalid(f"Journey kinds are {', '.join(JOURNEY_KINDS)}.", field=name)
+        if key == "kind":
+            provided = activity == "provider.activity"
+            known, noun = (ACTIVITY_KINDS, "Activity") if provided else (JOURNEY_KINDS, "Journey")
+            if value not in known:
+                raise Invalid(f"{noun} kinds are {', '.join(known)}.", field=name)
+        if key == "priority" and value not in PRIORITIES:
+            raise Invalid(f"The city's priorities are {', '.join(PRIORITIES)}.", field=name)
 
 
 def matches(wanted: dict, facts: dict) -> bool:
@@ -90,6 +103,9 @@ def matches(wanted: dict, facts: dict) -> bool:
                 return False
         elif key == "min_minutes":
             if (facts.get("minutes") or 0) < value:
+                return False
+        elif key == "priority":
+            if value not in facts.get("priorities", ()):
                 return False
         elif facts.get(key) != value:
             return False
@@ -140,18 +156,30 @@ def progress_of(challenge: Challenge, occurrences: list[datetime]) -> int:
 
 def record(session: Session, activity: Activity, *, at: datetime) -> None:
     """Count the activity towards every live challenge it matches; pay the bonus of any it completes."""
+    record_all(session, [activity], at=at)
+
+
+def record_all(session: Session, activities: list[Activity], *, at: datetime) -> None:
+    """Count each activity, in order, towards every live challenge it matches (the live challenges are
+    read once for the lot), paying the bonus of any it completes."""
+    if not activities:
+        return
     live = session.execute(sa.select(Challenge).where(
-        Challenge.active, Challenge.activity == activity.activity, Challenge.starts_at <= activity.occurred_at,
-        Challenge.ends_at > activity.occurred_at).order_by(Challenge.challenge_id)).scalars().all()
-    for challenge in live:
-        if not matches(challenge.filter, activity.facts):
-            continue
-        counted = session.execute(insert(ChallengeActivity).values(
-            challenge_id=challenge.challenge_id, member_id=activity.member_id, activity_id=activity.activity_id,
-            occurred_at=activity.occurred_at).on_conflict_do_nothing().returning(ChallengeActivity.activity_id)
-        ).first()
-        if counted is not None:
-            _settle(session, challenge, activity.member_id, at=at)
+        Challenge.active, Challenge.activity.in_(sorted({a.activity for a in activities})),
+        Challenge.starts_at <= max(a.occurred_at for a in activities),
+        Challenge.ends_at > min(a.occurred_at for a in activities)).order_by(Challenge.challenge_id)).scalars().all()
+    for activity in activities:
+        for challenge in live:
+            if challenge.activity != activity.activity or not (
+                    challenge.starts_at <= activity.occurred_at < challenge.ends_at) \
+                    or not matches(challenge.filter, activity.facts):
+                continue
+            counted = session.execute(insert(ChallengeActivity).values(
+                challenge_id=challenge.challenge_id, member_id=activity.member_id,
+                activity_id=activity.activity_id, occurred_at=activity.occurred_at)
+                .on_conflict_do_nothing().returning(ChallengeActivity.activity_id)).first()
+            if counted is not None:
+                _settle(session, challenge, activity.member_id, at=at)
 
 
 def withdraw(session: Session, activity_id: str, member_id: str, *, at: datetime) -> None:

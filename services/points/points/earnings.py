@@ -42,62 +42,67 @@ def _record(session: Session, *, source_type: str, source_id: str, member_id: st
                     .on_conflict_do_update(index_elements=["source_type", "source_id"], set_=values))
 
 
-def _credit_revision(session: Session, *, source_type: str, source_id: str, member_id: str, revision: int,
-                     occurred_at: datetime, award: Callable[[], rules.Award], activity_kind: str | None = None,
-                     counts_towards: challenges.Activity | None = None, at: datetime | None = None) -> None:
-    """Credit one revision of an activity, replacing what an older revision earned; a stale one is ignored."""
-    current = _current(session, source_type, source_id)
-    if current is not None and current.revision >= revision:
-        return
-    same = dict(source_type=source_type, source_id=source_id, member_id=member_id, revision=revision,
-                occurred_at=occurred_at, activity_kind=activity_kind)
-    if ledger.is_erased(session, member_id):
-        _record(session, status="erased", **same)
-        return
-    if current is not None:
-        _undo(session, current, reason=f"{source_type} corrected (revision {revision})")
-        current.status = "superseded"
-        session.flush()
-    ledger.ensure_member(session, member_id)
-    granted = award()
-    posted = None
-    if granted.points > 0:
-        posted = ledger.earn(session, member_id=member_id, points=granted.points, source_type=source_type,
-                             source_id=source_id, cause=f"{source_type}:{source_id}:r{revision}",
-                             rule_id=granted.rule_id, rule_version=granted.rule_version, occurred_at=occurred_at,
-                             details={"breakdown": granted.breakdown}, at=at)
-    _record(session, status="credited" if posted else ("capped" if granted.breakdown else "no_award"),
-            transfer_id=posted.transfer.id if posted else None, points=granted.points, **same)
-    if counts_towards is not None:
-        challenges.record(session, counts_towards, at=at or utc_now())
-    if posted:
-        referrals.reward_first_activity(session, member_id, at=at or occurred_at)
+@dataclass(frozen=True)
+class _Source:
+    """How a kind of activity that earns by the rules is read: its id, when it happened, how the rules
+    award it (with what the batch has credited so far), and how it counts towards challenges."""
+    source_type: str
+    source_id: Callable[[dict], str]
+    occurred_at: Callable[[dict], datetime]
+    kind: Callable[[dict], str | None]
+    credited: Callable[[Session, list[dict]], rules.Credited]
+    award: Callable[[Session, str, dict, rules.Credited], rules.Award]
+    counts_as: Callable[[dict], challenges.Activity]
+
+
+def activity_source_id(provider_id: str, activity_id: str) -> str:
+    return f"{provider_id}:{activity_id}"
+
+
+JOURNEYS = _Source("journey", lambda j: j["journey_id"], lambda j: j["started_at"], lambda j: None,
+                   rules.Credited.for_journeys, rules.award_for_journey, challenges.journey)
+ACTIVITIES = _Source("activity", lambda a: activity_source_id(a["provider_id"], a["activity_id"]),
+                     lambda a: a["occurred_at"], lambda a: a["kind"], rules.Credited.for_activities,
+                     rules.award_for_activity, challenges.provider_activity)
 
 
 def credit_journey(session: Session, journey: dict, *, at: datetime | None = None) -> None:
     """Credit a journey revision (completed or corrected), replacing what an older revision earned."""
-    credit_journeys(session, [journey], at=at)
+    credit_all(session, JOURNEYS, [journey], at=at)
 
 
 def credit_journeys(session: Session, journeys: list[dict], *, at: datetime | None = None) -> None:
-    """Credit journey revisions in order, with the results of crediting them one after another (caps
-    count the batch's earlier journeys; a repeat or an older revision changes nothing), in a constant
-    number of statements. Only a revision replacing one already credited splits the batch: what came
-    before is written, the older credit reversed, and the rest credited from there."""
-    while journeys:
-        journeys = _credit_until_reversal(session, journeys, at)
+    credit_all(session, JOURNEYS, journeys, at=at)
+
+
+def credit_activity(session: Session, activity: dict, *, at: datetime | None = None) -> None:
+    """Credit a provider's activity (recorded or corrected) by the activity rules."""
+    credit_all(session, ACTIVITIES, [activity], at=at)
+
+
+def credit_activities(session: Session, activities: list[dict], *, at: datetime | None = None) -> None:
+    credit_all(session, ACTIVITIES, activities, at=at)
+
+
+def credit_all(session: Session, source: _Source, items: list[dict], *, at: datetime | None = None) -> None:
+    """Credit revisions of journeys or activities in order, with the results of crediting them one after
+    another (caps count the batch's earlier credits; a repeat or an older revision changes nothing), in a
+    constant number of statements. Only a revision replacing one already credited splits the batch: what
+    came before is written, the older credit reversed, and the rest credited from there."""
+    while items:
+        items = _credit_until_reversal(session, source, items, at)
 
 
 _upsert = insert(Earning.__table__)
 _RECORDS = _upsert.on_conflict_do_update(
     index_elements=["source_type", "source_id"],
     set_={k: _upsert.excluded[k] for k in ("member_id", "revision", "status", "transfer_id", "points", "occurred_at",
-                                           "minutes")}).returning(_upsert.table.c.source_id)
+                                           "minutes", "activity_kind")}).returning(_upsert.table.c.source_id)
 
 
 @dataclass
 class _Known:
-    """What the earnings table says of a journey, as the batch changes it."""
+    """What the earnings table says of an activity, as the batch changes it."""
     source_type: str
     source_id: str
     member_id: str
@@ -107,69 +112,74 @@ class _Known:
     occurred_at: datetime | None
 
 
-def _credit_until_reversal(session: Session, journeys: list[dict], at: datetime | None) -> list[dict]:
-    """Credit journeys up to the first that replaces a credited revision; the journeys left over."""
+def _credit_until_reversal(session: Session, source: _Source, items: list[dict], at: datetime | None) -> list[dict]:
+    """Credit items up to the first that replaces a credited revision; the items left over."""
+    ids = [source.source_id(item) for item in items]
     known = {row.source_id: _Known(*row) for row in session.execute(
         sa.select(Earning.source_type, Earning.source_id, Earning.member_id, Earning.revision, Earning.status,
                   Earning.transfer_id, Earning.occurred_at)
-        .where(Earning.source_type == "journey", Earning.source_id.in_(sorted({j["journey_id"] for j in journeys})))
+        .where(Earning.source_type == source.source_type, Earning.source_id.in_(sorted(set(ids))))
         .order_by(Earning.source_id).with_for_update())}
-    fresh = [j for j in journeys if j["journey_id"] not in known or known[j["journey_id"]].revision < j["revision"]]
-    erased = ledger.erased_among(session, {j["member_id"] for j in fresh})
-    members = {j["member_id"] for j in fresh} - erased
+    fresh = [item for item, id_ in zip(items, ids, strict=True)
+             if id_ not in known or known[id_].revision < item["revision"]]
+    erased = ledger.erased_among(session, {item["member_id"] for item in fresh})
+    members = {item["member_id"] for item in fresh} - erased
     ledger.ensure_members(session, members)
-    credited = rules.Credited.for_journeys(session, [j for j in fresh if j["member_id"] in members])
+    credited = source.credited(session, [item for item in fresh if item["member_id"] in members])
     credits: list[ledger.Credit] = []
     records: dict[str, dict] = {}
     left: list[dict] = []
-    for index, journey in enumerate(journeys):
-        member_id, journey_id, revision = journey["member_id"], journey["journey_id"], journey["revision"]
-        current = known.get(journey_id)
+    for index, (item, source_id) in enumerate(zip(items, ids, strict=True)):
+        member_id, revision = item["member_id"], item["revision"]
+        occurred_at, kind = source.occurred_at(item), source.kind(item)
+        current = known.get(source_id)
         if current is not None and current.revision >= revision:
             continue
         status, points, transfer = "erased", 0, None
         if member_id not in erased:
             if current is not None and current.status == "credited" and current.transfer_id is not None:
-                left = journeys[index:]
+                left = items[index:]
                 break
-            award = rules.award_for_journey(session, member_id, journey, credited)
+            award = source.award(session, member_id, item, credited)
             points = award.points
             status = "credited" if points > 0 else ("capped" if award.breakdown else "no_award")
             if points > 0:
-                cause = f"journey:{journey_id}:r{revision}"
+                cause = f"{source.source_type}:{source_id}:r{revision}"
                 credits.append(ledger.Credit(
-                    member_id=member_id, points=points, source_type="journey", source_id=journey_id, cause=cause,
-                    rule_id=award.rule_id, rule_version=award.rule_version, occurred_at=journey["started_at"],
+                    member_id=member_id, points=points, source_type=source.source_type, source_id=source_id,
+                    cause=cause, rule_id=award.rule_id, rule_version=award.rule_version, occurred_at=occurred_at,
                     details={"breakdown": award.breakdown}))
                 transfer = ledger.transfer_id("earn", cause)
-                credited.set(member_id, journey_id, journey["started_at"])
-        known[journey_id] = _Known("journey", journey_id, member_id, revision, status, transfer,
-                                   journey["started_at"])
-        records[journey_id] = dict(source_type="journey", source_id=journey_id, member_id=member_id,
-                                   revision=revision, status=status, transfer_id=transfer, points=points,
-                                   occurred_at=journey["started_at"], minutes=None)
+                credited.set(member_id, source_id, occurred_at, kind)
+        known[source_id] = _Known(source.source_type, source_id, member_id, revision, status, transfer, occurred_at)
+        records[source_id] = dict(source_type=source.source_type, source_id=source_id, member_id=member_id,
+                                  revision=revision, status=status, transfer_id=transfer, points=points,
+                                  occurred_at=occurred_at, minutes=None, activity_kind=kind)
     ledger.earn_all(session, credits, at=at)
     if records:
         session.execute(_RECORDS, list(records.values()))
-    _afterwards(session, [j for j in journeys[:len(journeys) - len(left)] if j["journey_id"] in records
-                          and records[j["journey_id"]]["revision"] == j["revision"]
-                          and records[j["journey_id"]]["status"] != "erased"], records, at)
+    done = items[:len(items) - len(left)]
+    _afterwards(session, source, [item for item, source_id in zip(done, ids, strict=False)
+                                  if (record := records.get(source_id)) is not None
+                                  and record["revision"] == item["revision"] and record["status"] != "erased"],
+                records, at)
     if left:
-        replaced = known[left[0]["journey_id"]]
-        _undo(session, replaced, reason=f"journey corrected (revision {left[0]['revision']})")
-        session.execute(sa.update(Earning).where(Earning.source_type == "journey",
+        replaced = known[source.source_id(left[0])]
+        _undo(session, replaced, reason=f"{source.source_type} corrected (revision {left[0]['revision']})")
+        session.execute(sa.update(Earning).where(Earning.source_type == source.source_type,
                                                  Earning.source_id == replaced.source_id)
                         .values(status="superseded").execution_options(synchronize_session=False))
     return left
 
 
-def _afterwards(session: Session, journeys: list[dict], records: dict[str, dict], at: datetime | None) -> None:
-    """What crediting a journey sets off beyond the ledger: it counts towards the member's live challenges,
+def _afterwards(session: Session, source: _Source, items: list[dict], records: dict[str, dict],
+                at: datetime | None) -> None:
+    """What crediting sets off beyond the ledger: each item counts towards the member's live challenges,
     and a first credited activity pays a pending referral."""
-    for journey in journeys:
-        challenges.record(session, challenges.journey(journey), at=at or utc_now())
-        if records[journey["journey_id"]]["points"] > 0:
-            referrals.reward_first_activity(session, journey["member_id"], at=at or journey["started_at"])
+    challenges.record_all(session, [source.counts_as(item) for item in items], at=at or utc_now())
+    for item in items:
+        if records[source.source_id(item)]["points"] > 0:
+            referrals.reward_first_activity(session, item["member_id"], at=at or source.occurred_at(item))
 
 
 def _void(session: Session, *, source_type: str, source_id: str, member_id: str, revision: int, reason: str,
@@ -189,19 +199,6 @@ def _void(session: Session, *, source_type: str, source_id: str, member_id: str,
 def void_journey(session: Session, voided: dict, *, at: datetime | None = None) -> None:
     _void(session, source_type="journey", source_id=voided["journey_id"], member_id=voided["member_id"],
           revision=voided["revision"], reason=voided["reason"], at=at)
-
-
-def activity_source_id(provider_id: str, activity_id: str) -> str:
-    return f"{provider_id}:{activity_id}"
-
-
-def credit_activity(session: Session, activity: dict, *, at: datetime | None = None) -> None:
-    """Credit a provider's activity (recorded or corrected) by the activity rules."""
-    _credit_revision(session, source_type="activity",
-                     source_id=activity_source_id(activity["provider_id"], activity["activity_id"]),
-                     member_id=activity["member_id"], revision=activity["revision"],
-                     occurred_at=activity["occurred_at"], activity_kind=activity["kind"],
-                     award=lambda: rules.award_for_activity(session, activity["member_id"], activity), at=at)
 
 
 def void_activity(session: Session, voided: dict, *, at: datetime | None = None) -> None:

@@ -36,8 +36,8 @@ def build(rt: Points) -> dict[str, Registration]:
     def journey_voided(session: Session, data: dict, event: Event) -> None:
         earnings.void_journey(session, data, at=rt.clock())
 
-    def activity_recorded(session: Session, data: dict, event: Event) -> None:
-        earnings.credit_activity(session, data, at=rt.clock())
+    def activities_recorded(session: Session, events: list[Event]) -> None:
+        earnings.credit_activities(session, [data for data, _ in living(session, events)], at=rt.clock())
 
     def activity_voided(session: Session, data: dict, event: Event) -> None:
         earnings.void_activity(session, data)
@@ -73,8 +73,8 @@ def build(rt: Points) -> dict[str, Registration]:
         "transit.journey.corrected": Batched(journeys_completed),
         "transit.journey.voided": for_living_members(journey_voided),
         "volunteering.attendance.confirmed": for_living_members(attendance_confirmed),
-        "activity.recorded": for_living_members(activity_recorded),
-        "activity.corrected": for_living_members(activity_recorded),
+        "activity.recorded": Batched(activities_recorded),
+        "activity.corrected": Batched(activities_recorded),
         "activity.voided": for_living_members(activity_voided),
         "redemption.requested": for_living_members(redemption_requested),
         "redemption.completed": for_living_members(redemption_completed),

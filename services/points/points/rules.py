@@ -222,14 +222,11 @@ def _day_bounds(at: datetime, zone: str, week: bool = False) -> tuple[datetime, 
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _credited_since(session: Session, member_id: str, source_type: str, start: datetime, end: datetime,
-                    column=sa.func.count(), kind: str | None = None) -> int:
-    query = sa.select(sa.func.coalesce(column, 0)).select_from(Earning).where(
-        Earning.member_id == member_id, Earning.source_type == source_type, Earning.status == "credited",
-        Earning.points > 0, Earning.occurred_at >= start, Earning.occurred_at < end)
-    if kind is not None:
-        query = query.where(Earning.activity_kind == kind)
-    return session.execute(query).scalar()
+def _minutes_credited(session: Session, member_id: str, start: datetime, end: datetime) -> int:
+    """The volunteering minutes already credited to the member between `start` and `end`."""
+    return session.execute(sa.select(sa.func.coalesce(sa.func.sum(Earning.minutes), 0)).where(
+        Earning.member_id == member_id, Earning.source_type == "attendance", Earning.status == "credited",
+        Earning.points > 0, Earning.occurred_at >= start, Earning.occurred_at < end)).scalar()
 
 
 def _campaign_multiplier(rules: list[Rule], award: Award, activity: str, at: datetime, mode: str | None,
@@ -252,19 +249,22 @@ def _campaign_multiplier(rules: list[Rule], award: Award, activity: str, at: dat
 
 
 class Credited:
-    """The journeys credited to members within periods, read in one query and then kept up to date in
-    memory as a batch credits more, so caps count the batch's earlier journeys as well."""
+    """What a batch's members were credited for within periods (journeys, or providers' activities with
+    their kinds), read in one query and then kept up to date in memory as the batch credits more, so caps
+    count the batch's earlier credits as well."""
 
-    def __init__(self, session: Session, members: set[str], periods: list[tuple[datetime, datetime]]):
-        self.times: dict[str, dict[str, datetime]] = defaultdict(dict)
+    def __init__(self, session: Session, members: set[str], periods: list[tuple[datetime, datetime]],
+                 source_type: str = "journey"):
+        self.times: dict[str, dict[str, tuple[datetime, str | None]]] = defaultdict(dict)
         if not periods or not members:
             return
-        rows = session.execute(sa.select(Earning.member_id, Earning.source_id, Earning.occurred_at).where(
-            Earning.member_id.in_(sorted(members)), Earning.source_type == "journey", Earning.status == "credited",
+        rows = session.execute(sa.select(Earning.member_id, Earning.source_id, Earning.occurred_at,
+                                         Earning.activity_kind).where(
+            Earning.member_id.in_(sorted(members)), Earning.source_type == source_type, Earning.status == "credited",
             Earning.points > 0, Earning.occurred_at >= min(p[0] for p in periods),
             Earning.occurred_at < max(p[1] for p in periods)))
-        for member_id, source_id, occurred_at in rows:
-            self.times[member_id][source_id] = occurred_at
+        for member_id, source_id, occurred_at, kind in rows:
+            self.times[member_id][source_id] = (occurred_at, kind)
 
     @classmethod
     def for_journeys(cls, session: Session, journeys: list[dict]) -> Credited:
@@ -273,23 +273,35 @@ class Credited:
                    [bounds for j in journeys for _, bounds in cap_windows(in_force(session, j["started_at"]),
                                                                           j["started_at"])])
 
-    def count(self, member_id: str, start: datetime, end: datetime) -> int:
-        return sum(1 for at in self.times[member_id].values() if start <= at < end)
+    @classmethod
+    def for_activities(cls, session: Session, activities: list[dict]) -> Credited:
+        """Enough to apply the caps in force to each of a provider's `activities`."""
+        return cls(session, {a["member_id"] for a in activities},
+                   [bounds for a in activities for _, bounds in cap_windows(in_force(session, a["occurred_at"]),
+                                                                            a["occurred_at"], "activity")],
+                   source_type="activity")
 
-    def set(self, member_id: str, journey_id: str, started_at: datetime | None) -> None:
-        """The journey now counts (at `started_at`), or no longer does (None)."""
-        if started_at is None:
-            self.times[member_id].pop(journey_id, None)
+    def count(self, member_id: str, start: datetime, end: datetime, kind: str | None = None) -> int:
+        return sum(1 for at, its_kind in self.times[member_id].values()
+                   if start <= at < end and kind in (None, its_kind))
+
+    def set(self, member_id: str, source_id: str, occurred_at: datetime | None, kind: str | None = None) -> None:
+        """The credit now counts (at `occurred_at`), or no longer does (None)."""
+        if occurred_at is None:
+            self.times[member_id].pop(source_id, None)
         else:
-            self.times[member_id][journey_id] = started_at
+            self.times[member_id][source_id] = (occurred_at, kind)
 
 
-def cap_windows(rules: list[Rule], at: datetime) -> list[tuple[int | None, tuple[datetime, datetime]]]:
-    """(limit, bounds) of each journey cap in `rules` at `at`: its day and its week."""
+Bounds = tuple[datetime, datetime]
+
+
+def cap_windows(rules: list[Rule], at: datetime, activity: str = "journey") -> list[tuple[int | None, Bounds]]:
+    """(limit, bounds) of each cap on `activity` in `rules` at `at`: its day and its week."""
     windows = []
     for rule in rules:
         d = rule.definition
-        if rule.kind == "cap" and d["activity"] == "journey":
+        if rule.kind == "cap" and d["activity"] == activity:
             zone = d.get("timezone", LONDON)
             windows += [(d.get("per_day"), _day_bounds(at, zone)),
                         (d.get("per_week"), _day_bounds(at, zone, week=True))]
@@ -327,19 +339,12 @@ def award_for_journey(session: Session, member_id: str, journey: dict, credited:
     return award
 
 
-def _capped(session: Session, member_id: str, rule: Rule, at: datetime, source_type: str = "journey") -> bool:
-    d = rule.definition
-    zone = d.get("timezone", LONDON)
-    limits = ((d.get("per_day"), _day_bounds(at, zone)), (d.get("per_week"), _day_bounds(at, zone, week=True)))
-    return any(limit is not None and _credited_since(session, member_id, source_type, *bounds,
-                                                     kind=d.get("kind")) >= limit
-               for limit, bounds in limits)
-
-
-def award_for_activity(session: Session, member_id: str, activity: dict) -> Award:
+def award_for_activity(session: Session, member_id: str, activity: dict, credited: Credited | None = None) -> Award:
     """Points for a provider's activity: by kind (each, or per unit up to a maximum), times the best
-    campaign for activities (of that kind), within the caps on activities (of that kind)."""
+    campaign for activities (of that kind), within the caps on activities (of that kind), counted by
+    `credited` (which knows what earlier activities of the same batch were credited)."""
     at, kind = activity["occurred_at"], activity["kind"]
+    credited = credited or Credited.for_activities(session, [{**activity, "member_id": member_id}])
     rules = in_force(session, at)
     award = Award(points=0)
     base = next((r for r in rules if r.kind == "activity" and kind in r.definition["kinds"]), None)
@@ -362,7 +367,8 @@ def award_for_activity(session: Session, member_id: str, activity: dict) -> Awar
     for rule in rules:
         d = rule.definition
         if rule.kind == "cap" and d["activity"] == "activity" and d.get("kind") in (None, kind) \
-                and _capped(session, member_id, rule, at, "activity"):
+                and any(limit is not None and credited.count(member_id, *bounds, kind=d.get("kind")) >= limit
+                        for limit, bounds in cap_windows([rule], at, "activity")):
             award.add(rule, capped=True)
             award.points = 0
             return award
@@ -400,8 +406,7 @@ def award_for_attendance(session: Session, member_id: str, *, started_at: dateti
     if minutes < d["min_minutes"]:
         award.add(rule, points=0, reason=f"shorter than {d['min_minutes']} minutes")
         return award
-    already = _credited_since(session, member_id, "attendance", *_day_bounds(started_at, d["timezone"]),
-                              column=sa.func.sum(Earning.minutes))
+    already = _minutes_credited(session, member_id, *_day_bounds(started_at, d["timezone"]))
     counted = max(0, min(minutes, int(d["max_hours_per_day"] * 60) - already))
     points = round(counted * d["points_per_hour"] / 60)
     points = round(points * _campaign_multiplier(rules, award, "volunteering", started_at, None, set()))

@@ -25,7 +25,8 @@ class NewChallenge(Schema):
     activity = fields.String(required=True, validate=validate.OneOf(challenges.ACTIVITIES))
     filter = fields.Dict(keys=fields.String(), load_default=dict, metadata={
         "description": "transit.journey: mode (one or a list), sustainable, operator_id, kind; "
-                       "volunteering.attendance: organiser_id, opportunity_id, min_minutes"})
+                       "volunteering.attendance: organiser_id, opportunity_id, min_minutes; "
+                       "provider.activity: kind, provider_id, priority"})
     target = fields.Integer(load_default=None, validate=validate.Range(min=1, max=10_000))
     period = fields.String(load_default=None, validate=validate.OneOf(challenges.PERIODS))
     periods = fields.Integer(load_default=None, validate=validate.Range(min=1, max=520))
