@@ -156,6 +156,13 @@ def builders(world: World) -> dict[Operation, Callable[[str, str], Call]]:
         return {"operator_id": s(side).tenants.operator_id,
                 "card_ref": scheme.link(member_id, s(side).tenants.operator_id)}
 
+    def fresh_membership(side, role):
+        member_id = world.member_for(side, role) if side == "own" else s(side).member.member_id
+        linked = scheme.client("points").post(f"/v1/providers/{s(side).provider_id}/memberships", json={
+            "member_id": member_id, "membership_ref": f"card-{uuid.uuid4().hex}"})
+        assert linked.status_code == 201, linked.text
+        return Call({"member_id": member_id, "provider_id": s(side).provider_id})
+
     def fresh_redemption(side, role):
         if side == "other" and role == "member":
             return s(side).member.redemption_id
@@ -206,6 +213,8 @@ def builders(world: World) -> dict[Operation, Callable[[str, str], Call]]:
         ("points", "POST", "/v1/providers/{provider_id}/memberships"): lambda side, role: Call(
             {"provider_id": s(side).provider_id},
             json={"member_id": world.member_for(side, role), "membership_ref": f"card-{uuid.uuid4().hex}"}),
+        ("points", "GET", "/v1/members/{member_id}/memberships"): member_path,
+        ("points", "DELETE", "/v1/members/{member_id}/memberships/{provider_id}"): fresh_membership,
         ("points", "POST", "/v1/providers/{provider_id}/activities"): lambda side, role: Call(
             {"provider_id": s(side).provider_id}, json={"activities": [{
                 "activity_id": uuid.uuid4().hex, "member_id": s(side).member.member_id, "kind": "leisure.visit",

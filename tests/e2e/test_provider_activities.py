@@ -185,6 +185,30 @@ def test_a_membership_ref_names_the_member_and_is_never_stored_in_clear(app, cli
     assert len(stored) == 32 and card not in dumped
 
 
+def test_a_member_sees_and_unlinks_their_memberships_and_the_card_then_names_no_one(app, provider, provider_id):
+    member_id = register(app)
+    cards = [f"LBS-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for card in cards:
+        assert app.post(f"/v1/providers/{provider_id}/memberships",
+                        json={"member_id": member_id, "membership_ref": card}).status_code == 201
+    listed = app.get(f"/v1/members/{member_id}/memberships")
+    assert listed.status_code == 200, listed.text
+    [entry] = listed.json()["items"]
+    assert (entry["provider_id"], entry["name"], entry["memberships"]) == (provider_id, "Leeds Bike Share", 2)
+    assert not any(card in listed.text for card in cards), "the references are never shown"
+
+    assert app.delete(f"/v1/members/{member_id}/memberships/{provider_id}").status_code == 204
+    assert app.get(f"/v1/members/{member_id}/memberships").json()["items"] == []
+    gone = app.delete(f"/v1/members/{member_id}/memberships/{provider_id}")
+    assert gone.status_code == 404 and "provider_id" in gone.json()["errors"], gone.text
+    pushed = provider.post(f"/v1/providers/{provider_id}/activities", json={"activities": [
+        {"activity_id": new_id("visit"), "membership_ref": cards[0], "kind": "leisure.visit",
+         "occurred_at": (now() - timedelta(minutes=30)).isoformat()}]}).json()
+    assert (pushed["accepted"], pushed["errors"][0]["field"]) == (0, "membership_ref"), pushed
+    assert app.post(f"/v1/providers/{provider_id}/memberships",  # the card can now be linked to someone else
+                    json={"member_id": register(app), "membership_ref": cards[0]}).status_code == 201
+
+
 def test_caps_hold_per_kind_and_a_provider_reaches_only_its_own_activities(app, client, provider, provider_id):
     member_id = register(app)
     visits = [{"activity_id": new_id("swim"), "member_id": member_id, "kind": "leisure.visit",

@@ -140,6 +140,26 @@ def link_membership(session: Session, hasher: MembershipHasher, *, provider_id: 
     return created
 
 
+def memberships_of(session: Session, member_id: str, *, after: str | None, limit: int) -> list[dict]:
+    """The providers the member has linked a card or membership at, by provider (never the references)."""
+    query = (sa.select(Provider.provider_id, Provider.name, sa.func.count().label("memberships"),
+                       sa.func.min(Membership.linked_at).label("linked_at"))
+             .join(Membership, Membership.provider_id == Provider.provider_id)
+             .where(Membership.member_id == member_id)
+             .group_by(Provider.provider_id, Provider.name).order_by(Provider.provider_id).limit(limit))
+    if after is not None:
+        query = query.where(Provider.provider_id > after)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def unlink_memberships(session: Session, *, provider_id: str, member_id: str) -> int:
+    """Forget every card or membership of the member at the provider: rows naming them name no one from
+    now on (what they earned stays). How many were linked."""
+    return len(session.execute(sa.delete(Membership).where(
+        Membership.provider_id == provider_id, Membership.member_id == member_id)
+        .returning(Membership.ref_hash)).all())
+
+
 # --- a batch --------------------------------------------------------------------------------------
 
 

@@ -19,4 +19,4 @@ def runtime() -> Points:
 from . import adjustments, challenges, members, providers, referrals, rules, volunteering  # noqa: E402
 
 BLUEPRINTS = [members.blp, members.exports_blp, referrals.blp, rules.blp, adjustments.blp, volunteering.blp,
-              challenges.blp, providers.blp]
+              challenges.blp, providers.blp, providers.members_blp]

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from rewards_shared.batches import RowErrorOut
 from rewards_shared.events.schemas import ACTIVITY_KINDS
+from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.validation import IDENTIFIER
 from rewards_shared.web import current_principal, require
 
@@ -14,6 +15,8 @@ from .. import activities, services
 from . import runtime
 
 blp = Blueprint("providers", __name__, url_prefix="/v1/providers", description="Activity providers")
+members_blp = Blueprint("memberships", __name__, url_prefix="/v1/members",
+                        description="A member's cards and memberships at activity providers")
 
 
 class NewProvider(Schema):
@@ -44,6 +47,13 @@ class NewMembership(Schema):
 class MembershipOut(Schema):
     provider_id = fields.String()
     member_id = fields.String()
+
+
+class MemberMembershipOut(Schema):
+    provider_id = fields.String()
+    name = fields.String(metadata={"description": "The provider's name"})
+    memberships = fields.Integer(metadata={"description": "How many cards or memberships are linked there"})
+    linked_at = fields.DateTime(metadata={"description": "When the first was linked"})
 
 
 class ActivityBatch(Schema):
@@ -102,3 +112,22 @@ class Activities(MethodView):
         return {"accepted": result.accepted, "corrected": result.corrected, "voided": result.voided,
                 "duplicates": result.duplicates, "rejected": result.rejected,
                 "errors": [error.__dict__ for error in result.errors]}
+
+
+@members_blp.route("/<member_id>/memberships")
+class MemberMemberships(MethodView):
+    @require("app", "member", "support")
+    @members_blp.arguments(PageArgs, location="query")
+    @members_blp.response(200, page_schema(MemberMembershipOut))
+    def get(self, args, member_id):
+        """The providers where the member has linked a card or membership (the references are never shown)."""
+        return services.member_memberships(runtime(), current_principal(), member_id, **args)
+
+
+@members_blp.route("/<member_id>/memberships/<provider_id>")
+class MemberMembership(MethodView):
+    @require("app", "member")
+    @members_blp.response(204)
+    def delete(self, member_id, provider_id):
+        """Unlink the member's cards or memberships at the provider; its rows naming them name no one from then on."""
+        services.unlink_memberships(runtime(), current_principal(), member_id=member_id, provider_id=provider_id)

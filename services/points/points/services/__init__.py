@@ -7,8 +7,10 @@ from .activities import (
     MembershipsUnavailable,
     link_membership,
     list_providers,
+    member_memberships,
     push_activities,
     register_provider,
+    unlink_memberships,
 )
 from .challenges import create_challenge, get_challenge, list_challenges, member_challenges, update_challenge
 from .exports import answer_export, collect_part, forget_expired_exports, get_export, request_export
@@ -42,7 +44,7 @@ from .volunteering import (
 
 __all__ = [
     "MembershipsUnavailable", "apply_referral", "link_membership", "list_providers", "push_activities",
-    "referral_code", "register_provider",
+    "referral_code", "register_provider", "member_memberships", "unlink_memberships",
     "CredentialsUnavailable", "OutOfOrder", "Registration", "add_group", "add_rule_version", "adjust",
     "answer_export", "balance", "capture_for_redemption", "collect_part", "confirm_attendance",
     "create_opportunity", "current_code", "donate", "erase_member", "forget_expired_exports", "get_attendance",

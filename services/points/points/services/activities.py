@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rewards_shared.auth import Principal
-from rewards_shared.errors import DomainError, Forbidden
+from rewards_shared.errors import DomainError, Forbidden, NotFound
+from rewards_shared.pagination import decode_cursor, page_of
 
 from .. import activities
 from ..models import Provider
@@ -51,6 +52,25 @@ def link_membership(rt: Points, principal: Principal, *, provider_id: str, membe
         living_member(rt, session, member_id)
         return activities.link_membership(session, hasher, provider_id=provider_id, membership_ref=membership_ref,
                                           member_id=member_id)
+
+
+def member_memberships(rt: Points, principal: Principal, member_id: str, *, limit: int, cursor: str | None) -> dict:
+    """The providers the member has a linked card or membership at."""
+    principal.check_member(member_id)
+    after = decode_cursor(cursor, (str,))
+    with rt.database.transaction() as session:
+        living_member(rt, session, member_id)
+        rows = activities.memberships_of(session, member_id, after=after[0] if after else None, limit=limit + 1)
+    return page_of(rows, limit, lambda m: (m["provider_id"],))
+
+
+def unlink_memberships(rt: Points, principal: Principal, *, member_id: str, provider_id: str) -> None:
+    """The member's cards or memberships at the provider are forgotten; 404 when there were none."""
+    principal.check_member(member_id)
+    with rt.database.transaction() as session:
+        living_member(rt, session, member_id)
+        if not activities.unlink_memberships(session, provider_id=provider_id, member_id=member_id):
+            raise NotFound(f"The member has no membership linked at {provider_id}.", field="provider_id")
 
 
 def push_activities(rt: Points, principal: Principal, provider_id: str, rows: list) -> activities.BatchResult:
