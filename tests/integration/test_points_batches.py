@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from points import handlers, ledger, rules
+from points import handlers, ledger, referrals, rules
 from points.bootstrap import bootstrap
 from points.models import Account, Earning, Member, Transfer
 from points.verify import verify
@@ -70,6 +70,9 @@ def scenario(rt, prefix, campaign_stop) -> list[Event]:
         ledger.hold(session, member_id=f"{prefix}-holder", points=30, id=uuid.uuid4(),
                     timeout_at=datetime.now(UTC) + timedelta(days=1), source_type="redemption", source_id="r1")
         rt.tombstones.bury(session, f"{prefix}-gone")
+        code = referrals.code_of(session, f"{prefix}-host")
+        for newcomer in ("newa", "newb"):
+            referrals.apply(session, f"{prefix}-{newcomer}", code, at=DAY)
     events = [journey(prefix, "busy", n, hour=h, mode=m) for n, (h, m) in
               enumerate([(7, "bus"), (11, "rail"), (12, "tram"), (13, "bus"), (14, "bus"), (18, "rail")])]
     events.insert(3, journey(prefix, "busy", 1, hour=11, mode="rail"))  # the same journey announced again
@@ -78,7 +81,9 @@ def scenario(rt, prefix, campaign_stop) -> list[Event]:
                journey(prefix, "fixed", 40, hour=8, mode="bus"),
                journey(prefix, "fixed", 41, hour=9),
                journey(prefix, "fixed", 40, hour=8, mode="rail", revision=2),
-               journey(prefix, "holder", 31, hour=15, stop=campaign_stop)]
+               journey(prefix, "holder", 31, hour=15, stop=campaign_stop),
+               journey(prefix, "newa", 50, hour=7), journey(prefix, "newb", 51, hour=7),
+               journey(prefix, "newa", 52, hour=9)]  # referred members' first credits pay both sides once
     events.insert(9, events[0])  # a redelivery of the very same event
     return events
 
@@ -133,8 +138,19 @@ def snapshot(database, prefix) -> dict:
                                   .where(Member.member_id.like(like)).order_by(Member.member_id)).all()
         events = [decode(p) for p in session.execute(sa.select(outbox.c.payload).where(outbox.c.key.like(like))
                                                      .order_by(outbox.c.id)).scalars()]
-    transfers = [(*row[:-1], {k: v for k, v in (row[-1] or {}).items() if k != "reverses"}) for row in transfers]
-    told = [(e.type, {k: v for k, v in e.data.items() if k not in ("transfer_id", "hold_id")}) for e in events]
+    # A referral's id is random: its bonuses are compared by what they are, not by that id.
+    transfers = [(*row[:3], "referral" if (row[-1] or {}).get("referral") else row[3], row[4],
+                  {k: v for k, v in (row[-1] or {}).items() if k != "reverses"}) for row in transfers]
+    told = [(e.type, {k: v for k, v in e.data.items() if k not in ("transfer_id", "hold_id")
+                      and not (k == "source_id" and e.data.get("source_type") == "referral")}) for e in events]
+    # A referral bonus follows the batch's credits rather than the member's first one: the same transfers
+    # and final balances, in another order, so these members' transfers and events are compared as sets.
+    referred = (f"{prefix}-newa", f"{prefix}-newb", f"{prefix}-host")
+    transfers = [t for t in transfers if t[0] not in referred] + sorted(
+        (t for t in transfers if t[0] in referred), key=repr)
+    told = [t for t in told if t[1]["member_id"] not in referred] + sorted(
+        ((kind, {k: v for k, v in data.items() if k != "available"}) for kind, data in told
+         if data["member_id"] in referred), key=repr)
     # Each member's transfers and events in the order they were written; members may interleave differently.
     return plain({"earnings": [list(r) for r in earnings], "accounts": [list(r) for r in accounts],
                   "transfers": sorted([list(r) for r in transfers], key=lambda row: row[0]),
@@ -211,6 +227,8 @@ def test_a_batch_of_journeys_credits_exactly_what_one_event_at_a_time_does(rt, i
     assert not [row for row in found["earnings"] if row[1] == "P-gone"], "an erased member earns nothing"
     holder = [data for kind, data in found["events"] if kind == "points.earned" and data["member_id"] == "P-holder"]
     assert holder[-1]["available"] == 100 - 30 + sum(d["points"] for d in holder[1:]), "held points stay held"
+    bonuses = sorted((row[0], row[2]) for row in found["transfers"] if row[3] == "referral")
+    assert bonuses == [("P-host", 100), ("P-host", 100), ("P-newa", 100), ("P-newb", 100)], bonuses
     campaign = next(row[5] for row in found["transfers"] if row[3] == "P-j31")
     assert any(part.get("multiplier") == 2 for part in campaign["breakdown"]), "the campaign doubled it"
     ledger_is_whole(rt.database)

@@ -177,9 +177,11 @@ def _afterwards(session: Session, source: _Source, items: list[dict], records: d
     """What crediting sets off beyond the ledger: each item counts towards the member's live challenges,
     and a first credited activity pays a pending referral."""
     challenges.record_all(session, [source.counts_as(item) for item in items], at=at or utc_now())
+    first_credits: dict[str, datetime] = {}
     for item in items:
         if records[source.source_id(item)]["points"] > 0:
-            referrals.reward_first_activity(session, item["member_id"], at=at or source.occurred_at(item))
+            first_credits.setdefault(item["member_id"], at or source.occurred_at(item))
+    referrals.reward_first_activities(session, first_credits)
 
 
 def _void(session: Session, *, source_type: str, source_id: str, member_id: str, revision: int, reason: str,

@@ -70,10 +70,23 @@ def apply(session: Session, member_id: str, code: str, *, at: datetime) -> Refer
 
 def reward_first_activity(session: Session, member_id: str, *, at: datetime) -> None:
     """Called when `member_id` has been credited for an activity: the first time, their referral pays out."""
-    referral = session.execute(sa.select(Referral).where(Referral.referred_id == member_id,
-                                                         Referral.status == "pending").with_for_update()).scalar()
-    if referral is None:
+    reward_first_activities(session, {member_id: at})
+
+
+def reward_first_activities(session: Session, credited: dict[str, datetime]) -> None:
+    """Called when members have been credited for activities (each at its time): each one's pending
+    referral pays out, read in one query for the lot and settled in member order."""
+    if not credited:
         return
+    pending = session.execute(sa.select(Referral).where(
+        Referral.referred_id.in_(sorted(credited)), Referral.status == "pending")
+        .order_by(Referral.referred_id).with_for_update()).scalars().all()
+    for referral in pending:
+        _pay(session, referral, at=credited[referral.referred_id])
+
+
+def _pay(session: Session, referral: Referral, *, at: datetime) -> None:
+    member_id = referral.referred_id
     terms = rules.referral_terms(session, at)
     if terms is None:
         return
