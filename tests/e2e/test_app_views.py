@@ -203,3 +203,15 @@ def test_a_partners_locations(client, services):
     assert catalogue.delete(f"{path}/briggate").status_code == 204
     assert catalogue.delete(f"{path}/briggate").status_code == 404
     assert [loc["location_id"] for loc in client("redemption").get(path).json()["items"]] == ["headingley"]
+
+
+@pytest.mark.parametrize("ttl_seconds, status", [(None, 201), (600, 201), (86_401, 422), (291_439_604_288_333, 422),
+                                                 (59, 422)])
+def test_a_member_credential_lives_as_long_as_asked_within_the_limit(client, scheme, ttl_seconds, status):
+    member_id = scheme.register(points=0).member_id
+    body = {} if ttl_seconds is None else {"ttl_seconds": ttl_seconds}
+    minted = client("points").post(f"/v1/members/{member_id}/credentials", json=body)
+    assert minted.status_code == status, minted.text
+    if status == 422:
+        assert minted.headers["Content-Type"].startswith("application/problem+json")
+        assert "ttl_seconds" in minted.json()["errors"]

@@ -128,9 +128,11 @@ def issue_member_credential(rt: Points, principal: Principal, member_id: str, *,
     The app can already act for every member, so minting a narrower one gives it nothing new."""
     if not rt.member_key:
         raise CredentialsUnavailable("Member credentials are not configured on this server.")
-    ttl = timedelta(seconds=ttl_seconds) if ttl_seconds else rt.member_ttl
+    longest = int(rt.member_max_ttl.total_seconds())
+    # compared as a number first: a huge one would overflow a timedelta
+    ttl = rt.member_ttl if not ttl_seconds else timedelta(seconds=min(ttl_seconds, longest + 1))
     if ttl > rt.member_max_ttl:
-        raise Invalid(f"At most {int(rt.member_max_ttl.total_seconds())} seconds.", field="ttl_seconds")
+        raise Invalid(f"At most {longest} seconds.", field="ttl_seconds")
     with rt.database.transaction() as session:
         living_member(rt, session, member_id)
     issued = auth.issue_for_member(rt.member_key, member_id, ttl_seconds=int(ttl.total_seconds()))
