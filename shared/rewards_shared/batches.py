@@ -26,6 +26,19 @@ class RowErrorOut(Schema):
     message = fields.String()
 
 
+class BatchResultOut(Schema):
+    """What a batch's answer always says; each kind of batch adds its own counts (replaced, corrected…)."""
+    accepted = fields.Integer(metadata={"description": "New rows"})
+    duplicates = fields.Integer(metadata={"description": "Rows sent before, unchanged"})
+    rejected = fields.Integer(metadata={"description": "Rows refused (each named in `errors`)"})
+    errors = fields.List(fields.Nested(RowErrorOut))
+
+
+def rejected(errors: list[RowError]) -> int:
+    """How many rows the errors refuse (a row may have several)."""
+    return len({error.index for error in errors})
+
+
 def check_size(rows: list, *, limit: int, noun: str) -> None:
     if len(rows) > limit:
         raise TooLarge(f"At most {limit} {noun} per request; split the batch.",

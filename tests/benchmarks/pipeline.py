@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import tempfile
 import threading
@@ -359,8 +358,8 @@ def _by_window(pushed_at: list[float], latencies: list[float], started: float, w
     windows: dict[int, list[float]] = {}
     for at, latency in zip(pushed_at, latencies, strict=True):
         windows.setdefault(int((at - started) // window), []).append(latency)
-    return [{"from_s": n * window, "samples": len(found), "p50_ms": round(statistics.median(found) * 1000),
-             "max_ms": round(max(found) * 1000)} for n, found in sorted(windows.items())]
+    return [{"from_s": n * window, **{k: v for k, v in summary_ms(found).items() if k in ("count", "p50_ms", "max_ms")}}
+            for n, found in sorted(windows.items())]
 
 
 # --- 4. HTTP with wrk -----------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class BatchResult:
 
     @property
     def rejected(self) -> int:
-        return len({error.index for error in self.errors})
+        return batches.rejected(self.errors)
 
 
 class MembershipHasher(KeyedHasher):

@@ -154,11 +154,6 @@ def progress_of(challenge: Challenge, occurrences: list[datetime]) -> int:
 
 # --- applying activities --------------------------------------------------------------------------
 
-def record(session: Session, activity: Activity, *, at: datetime) -> None:
-    """Count the activity towards every live challenge it matches; pay the bonus of any it completes."""
-    record_all(session, [activity], at=at)
-
-
 def record_all(session: Session, activities: list[Activity], *, at: datetime) -> None:
     """Count each activity, in order, towards every live challenge it matches (the live challenges are
     read once for the lot), paying the bonus of any it completes."""

@@ -75,12 +75,8 @@ def credit_journeys(session: Session, journeys: list[dict], *, at: datetime | No
     credit_all(session, JOURNEYS, journeys, at=at)
 
 
-def credit_activity(session: Session, activity: dict, *, at: datetime | None = None) -> None:
-    """Credit a provider's activity (recorded or corrected) by the activity rules."""
-    credit_all(session, ACTIVITIES, [activity], at=at)
-
-
 def credit_activities(session: Session, activities: list[dict], *, at: datetime | None = None) -> None:
+    """Credit providers' activities (recorded or corrected) by the activity rules."""
     credit_all(session, ACTIVITIES, activities, at=at)
 
 
@@ -225,6 +221,6 @@ def confirm_attendance(session: Session, attendance: dict, *, at: datetime | Non
     _record(session, source_type="attendance", source_id=attendance_id, member_id=member_id, revision=1,
             status="credited", transfer_id=earned.id if earned else None, points=award.points,
             occurred_at=attendance["checked_in_at"], minutes=award.minutes)
-    challenges.record(session, challenges.attendance(attendance), at=at or utc_now())
+    challenges.record_all(session, [challenges.attendance(attendance)], at=at or utc_now())
     if earned is not None:
-        referrals.reward_first_activity(session, member_id, at=at or attendance["checked_in_at"])
+        referrals.reward_first_activities(session, {member_id: at or attendance["checked_in_at"]})

@@ -68,11 +68,6 @@ def apply(session: Session, member_id: str, code: str, *, at: datetime) -> Refer
     return session.get(Referral, member_id)
 
 
-def reward_first_activity(session: Session, member_id: str, *, at: datetime) -> None:
-    """Called when `member_id` has been credited for an activity: the first time, their referral pays out."""
-    reward_first_activities(session, {member_id: at})
-
-
 def reward_first_activities(session: Session, credited: dict[str, datetime]) -> None:
     """Called when members have been credited for activities (each at its time): each one's pending
     referral pays out, read in one query for the lot and settled in member order."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rewards_shared import exports
+from rewards_shared import batches, exports
 from rewards_shared.auth import Principal
 from rewards_shared.errors import Forbidden, Gone
 from rewards_shared.pagination import decode_cursor, page_of
@@ -76,8 +76,7 @@ def push_taps(rt: TransitIngest, principal: Principal, operator_id: str, rows: l
     with rt.database.transaction() as session:
         operators.active(session, operator_id)
         result = ingest.ingest(session, operator_id, valid, rt.cards, now=rt.clock())
-    return TapBatchResult(result.accepted, result.replaced, result.duplicates, len({e.index for e in errors}),
-                          errors)
+    return TapBatchResult(result.accepted, result.replaced, result.duplicates, batches.rejected(errors), errors)
 
 
 def receive_feed(rt: TransitIngest, principal: Principal, operator_id: str, fmt: str, body: BinaryIO, *,

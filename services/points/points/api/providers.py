@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rewards_shared.batches import RowErrorOut
+from rewards_shared.batches import BatchResultOut
 from rewards_shared.events.schemas import ACTIVITY_KINDS
 from rewards_shared.pagination import PageArgs, page_schema
 from rewards_shared.validation import IDENTIFIER
@@ -62,13 +62,10 @@ class ActivityBatch(Schema):
                        "kind, occurred_at, quantity (default 1), unit, void}}"})
 
 
-class BatchResult(Schema):
+class BatchResult(BatchResultOut):
     accepted = fields.Integer(metadata={"description": "New activities"})
     corrected = fields.Integer(metadata={"description": "Activities sent before whose content changed"})
     voided = fields.Integer(metadata={"description": "Activities taken back"})
-    duplicates = fields.Integer()
-    rejected = fields.Integer()
-    errors = fields.List(fields.Nested(RowErrorOut))
 
 
 @blp.route("")
@@ -108,10 +105,7 @@ class Activities(MethodView):
     @blp.response(202, BatchResult)
     def post(self, body, provider_id):
         """Send a batch of activities; good rows go through, bad rows come back by index and field."""
-        result = services.push_activities(runtime(), current_principal(), provider_id, body["activities"])
-        return {"accepted": result.accepted, "corrected": result.corrected, "voided": result.voided,
-                "duplicates": result.duplicates, "rejected": result.rejected,
-                "errors": [error.__dict__ for error in result.errors]}
+        return services.push_activities(runtime(), current_principal(), provider_id, body["activities"])
 
 
 @members_blp.route("/<member_id>/memberships")

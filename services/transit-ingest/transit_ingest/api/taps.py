@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from rewards_shared.batches import RowErrorOut
+from rewards_shared.batches import BatchResultOut
 from rewards_shared.web import current_principal, require
 
 from .. import ingest, services
@@ -21,12 +21,9 @@ class TapBatch(Schema):
         "back in `errors` by index and field while the good ones are stored")})
 
 
-class BatchResult(Schema):
+class BatchResult(BatchResultOut):
     accepted = fields.Integer(metadata={"description": "New taps"})
-    replaced = fields.Integer(metadata={"description": "Taps sent before whose content changed"})
-    duplicates = fields.Integer()
-    rejected = fields.Integer()
-    errors = fields.List(fields.Nested(RowErrorOut))
+    replaced = fields.Integer(metadata={"description": "Taps sent before whose content changed (when any were)"})
 
 
 @blp.route("/<operator_id>/taps")
@@ -37,8 +34,4 @@ class Taps(MethodView):
     def post(self, body, operator_id):
         """Push a batch of taps; good rows go through, bad rows come back by index and field."""
         result = services.push_taps(runtime(), current_principal(), operator_id, body["taps"])
-        response = {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected,
-                    "errors": [error.__dict__ for error in result.errors]}
-        if result.replaced:
-            response["replaced"] = result.replaced
-        return response
+        return result if result.replaced else BatchResultOut().dump(result)
